@@ -1,0 +1,30 @@
+"""The audit log: who did what, when, to which record, with the values before and after."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shebao.platform.core.clock import utcnow
+from shebao.platform.db.base import Base, TenantOwned
+
+
+class AuditEntry(TenantOwned, Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "agency_id", "entity_type", "entity_id"),)
+
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # No foreign key on purpose: the log outlives what it speaks of.
+    actor_user_id: Mapped[uuid.UUID | None]
+    actor_token_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID | None]
+    company_id: Mapped[uuid.UUID | None]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,22 @@
+"""Import every model so the metadata is complete (Alembic, tests, tenant filter)."""
+
+from shebao.platform.audit.models import AuditEntry
+from shebao.platform.auth.models import AuthToken, User, UserCompanyScope, UserPermission
+from shebao.platform.companies.models import ClientCompany, CompanyChangeRequest
+from shebao.platform.db.base import Base
+from shebao.platform.people.models import Enrollment, Person
+from shebao.platform.tenancy.models import Agency
+
+__all__ = [
+    "Agency",
+    "AuditEntry",
+    "AuthToken",
+    "Base",
+    "ClientCompany",
+    "CompanyChangeRequest",
+    "Enrollment",
+    "Person",
+    "User",
+    "UserCompanyScope",
+    "UserPermission",
+]

@@ -1,0 +1,213 @@
+"""Errors a caller can act on: a stable code, the field it concerns, and a message.
+
+Services raise :class:`ShebaoError` with one or more :class:`Problem`s. Adapters (GraphQL, CLI)
+turn them into typed errors; the message is rendered in Simplified Chinese by default and in
+English when the client asks. Codes never change meaning once shipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    # authentication and authorization
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_SCOPE = "TOKEN_SCOPE"
+    PASSWORD_POLICY = "PASSWORD_POLICY"
+    WRONG_PASSWORD = "WRONG_PASSWORD"
+    LAST_ADMIN = "LAST_ADMIN"
+    # lookups and state
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    CONFLICT = "CONFLICT"
+    NOT_PENDING = "NOT_PENDING"
+    SELF_REVIEW = "SELF_REVIEW"
+    NO_CHANGES = "NO_CHANGES"
+    ALREADY_ENROLLED = "ALREADY_ENROLLED"
+    # field values
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    INVALID_VALUE = "INVALID_VALUE"
+    INVALID_ID_NUMBER = "INVALID_ID_NUMBER"
+    INVALID_CREDIT_CODE = "INVALID_CREDIT_CODE"
+    INVALID_UNIT_NUMBER = "INVALID_UNIT_NUMBER"
+    INVALID_MOBILE = "INVALID_MOBILE"
+    INVALID_MONTH = "INVALID_MONTH"
+    MONTH_ORDER = "MONTH_ORDER"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    UNKNOWN_REGION = "UNKNOWN_REGION"
+    INVALID_INDUSTRY_CLASS = "INVALID_INDUSTRY_CLASS"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_SLUG = "INVALID_SLUG"
+    # request shape
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+# (zh, en) templates; ``{name}`` placeholders come from the problem's params.
+MESSAGES: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.NOT_AUTHENTICATED: ("请先登录", "Authentication required"),
+    ErrorCode.PERMISSION_DENIED: (
+        "没有权限：需要 {permission}",
+        "Permission denied: {permission} required",
+    ),
+    ErrorCode.INVALID_CREDENTIALS: (
+        "机构代码、用户名或密码错误",
+        "Wrong agency, username or password",
+    ),
+    ErrorCode.ACCOUNT_LOCKED: (
+        "连续登录失败次数过多，账号已锁定至 {until}",
+        "Too many failed logins: the account is locked until {until}",
+    ),
+    ErrorCode.ACCOUNT_DISABLED: ("账号已停用", "The account is disabled"),
+    ErrorCode.TOKEN_INVALID: ("令牌无效", "The token is invalid"),
+    ErrorCode.TOKEN_EXPIRED: ("令牌已过期，请重新登录", "The token has expired: log in again"),
+    ErrorCode.TOKEN_SCOPE: (
+        "API 令牌的权限范围不包含 {permission}",
+        "The API token's scope lacks {permission}",
+    ),
+    ErrorCode.PASSWORD_POLICY: ("密码不符合要求：{rule}", "The password breaks the policy: {rule}"),
+    ErrorCode.WRONG_PASSWORD: ("当前密码不正确", "The current password is wrong"),
+    ErrorCode.LAST_ADMIN: (
+        "不能停用或降级机构的最后一个管理员",
+        "The agency's last administrator cannot be removed",
+    ),
+    ErrorCode.NOT_FOUND: ("{entity}不存在", "{entity} not found"),
+    ErrorCode.DUPLICATE: ("{value} 已存在", "{value} already exists"),
+    ErrorCode.CONFLICT: (
+        "该记录已被他人修改，请刷新后重试",
+        "The record was changed by someone else: reload and retry",
+    ),
+    ErrorCode.NOT_PENDING: (
+        "该变更申请已处理（{status}）",
+        "The change request was already decided ({status})",
+    ),
+    ErrorCode.SELF_REVIEW: ("不能审核自己提交的申请", "You cannot review your own request"),
+    ErrorCode.NO_CHANGES: ("没有需要修改的内容", "Nothing to change"),
+    ErrorCode.ALREADY_ENROLLED: (
+        "该人员已在 {company} 参保（自 {start}），同一时间只能在一个单位参保",
+        "The person is already insured at {company} (since {start}): one unit at a time",
+    ),
+    ErrorCode.REQUIRED: ("必填项", "Required"),
+    ErrorCode.TOO_LONG: ("不能超过 {max} 个字符", "At most {max} characters"),
+    ErrorCode.INVALID_VALUE: (
+        "取值无效：{value}，可选值：{allowed}",
+        "Invalid value {value}; allowed: {allowed}",
+    ),
+    ErrorCode.INVALID_ID_NUMBER: (
+        "公民身份号码无效：{reason_zh}",
+        "Invalid resident ID number: {reason_en}",
+    ),
+    ErrorCode.INVALID_CREDIT_CODE: (
+        "统一社会信用代码无效：{reason_zh}",
+        "Invalid unified social credit code: {reason_en}",
+    ),
+    ErrorCode.INVALID_UNIT_NUMBER: (
+        "单位社保编号格式不符合 {region} 的规定：{hint}",
+        "The unit number does not match {region}'s format: {hint}",
+    ),
+    ErrorCode.INVALID_MOBILE: (
+        "手机号码应为 11 位数字，以 1 开头",
+        "A mobile number is 11 digits starting with 1",
+    ),
+    ErrorCode.INVALID_MONTH: (
+        "月份格式应为 YYYY-MM：{value}",
+        "A month is written YYYY-MM: {value}",
+    ),
+    ErrorCode.MONTH_ORDER: ("终止月份不能早于起始月份", "The end month is before the start month"),
+    ErrorCode.INVALID_AMOUNT: ("金额无效：{value}", "Invalid amount: {value}"),
+    ErrorCode.UNKNOWN_REGION: (
+        "未知的地区代码：{value}，可选：{allowed}",
+        "Unknown region code {value}; known: {allowed}",
+    ),
+    ErrorCode.INVALID_INDUSTRY_CLASS: (
+        "工伤行业类别应为 1-8，浮动档次为 {allowed}",
+        "Work-injury industry class is 1-8, grade one of {allowed}",
+    ),
+    ErrorCode.INVALID_CURSOR: ("分页游标无效", "Invalid pagination cursor"),
+    ErrorCode.INVALID_SLUG: (
+        "代码只能包含小写字母、数字和连字符（2-40 位）",
+        "Codes use lowercase letters, digits and hyphens (2-40 characters)",
+    ),
+    ErrorCode.QUERY_TOO_DEEP: ("查询嵌套层数超过 {max}", "The query is nested deeper than {max}"),
+    ErrorCode.QUERY_TOO_LARGE: ("查询过大", "The query is too large"),
+    ErrorCode.INTERNAL_ERROR: ("服务器内部错误，已记录", "Unexpected error (logged)"),
+}
+
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: what (code), where (field path) and the figures involved."""
+
+    code: ErrorCode
+    field: str | None = None
+    params: dict[str, Any] = dc_field(default_factory=dict)
+
+    def message(self, lang: str = "zh") -> str:
+        zh, en = MESSAGES[self.code]
+        template = en if lang == "en" else zh
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError):
+            return template
+
+
+class ShebaoError(Exception):
+    """A refused request. Raising it means nothing was (or will be) written."""
+
+    def __init__(self, problems: list[Problem]):
+        assert problems, "a ShebaoError needs at least one problem"
+        self.problems = problems
+        super().__init__("; ".join(f"{p.code}@{p.field}: {p.message('en')}" for p in problems))
+
+    @classmethod
+    def of(cls, code: ErrorCode, field: str | None = None, **params: Any) -> ShebaoError:
+        return cls([Problem(code, field, params)])
+
+    @property
+    def code(self) -> ErrorCode:
+        return self.problems[0].code
+
+
+class Problems:
+    """Collects problems while checking a whole input, so the caller sees all of them at once."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, code: ErrorCode, field: str | None = None, **params: Any) -> None:
+        self.items.append(Problem(code, field, params))
+
+    def extend(self, error: ShebaoError, prefix: str | None = None) -> None:
+        for p in error.problems:
+            name = f"{prefix}.{p.field}" if prefix and p.field else (p.field or prefix)
+            self.items.append(Problem(p.code, name, p.params))
+
+    def check(self, func, *args, field: str | None = None):
+        """Run a validator; record its problems instead of raising. Returns its value or None."""
+        try:
+            return func(*args)
+        except ShebaoError as err:
+            for p in err.problems:
+                self.items.append(Problem(p.code, p.field or field, p.params))
+            return None
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ShebaoError(list(self.items))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
