@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     SELF_REVIEW = "SELF_REVIEW"
     NO_CHANGES = "NO_CHANGES"
     ALREADY_ENROLLED = "ALREADY_ENROLLED"
+    CHANGE_PENDING = "CHANGE_PENDING"
+    INVALID_USERNAME = "INVALID_USERNAME"
     # field values
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"
@@ -98,6 +100,14 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.ALREADY_ENROLLED: (
         "该人员已在 {company} 参保（自 {start}），同一时间只能在一个单位参保",
         "The person is already insured at {company} (since {start}): one unit at a time",
+    ),
+    ErrorCode.CHANGE_PENDING: (
+        "该单位已有待审核的敏感信息变更，请先审核",
+        "The company already has a sensitive change waiting for review",
+    ),
+    ErrorCode.INVALID_USERNAME: (
+        "用户名为 2-64 位字母、数字、点、下划线或连字符",
+        "A username is 2-64 letters, digits, dots, underscores or hyphens",
     ),
     ErrorCode.REQUIRED: ("必填项", "Required"),
     ErrorCode.TOO_LONG: ("不能超过 {max} 个字符", "At most {max} characters"),

@@ -59,7 +59,8 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
         return
     agency_id = actor.agency_id
     options = [with_loader_criteria(TenantOwned, lambda cls: cls.agency_id == agency_id, include_aliases=True)]
-    if actor.company_ids is not None:
+    # company_scope=False: an agency-wide check (a uniqueness test) that must see every company.
+    if actor.company_ids is not None and state.execution_options.get("company_scope", True):
         options.extend(_scope_criteria(actor))
     state.statement = state.statement.options(*options)
 

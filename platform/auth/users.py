@@ -1,0 +1,209 @@
+"""Managing an agency's operators: create, grant permissions and companies, lock, reset."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shebao.platform.audit import service as audit
+from shebao.platform.auth import passwords
+from shebao.platform.auth.models import User, UserCompanyScope, UserPermission
+from shebao.platform.auth.permissions import Permission, Role
+from shebao.platform.auth.service import _set_password
+from shebao.platform.companies.models import ClientCompany
+from shebao.platform.core.pagination import Page, PageRequest, paginate
+from shebao.platform.errors import ErrorCode, Problems, ShebaoError
+from shebao.platform.tenancy.context import Actor
+from shebao.platform.tenancy.session import current_actor
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+UNSET = object()
+
+
+@dataclass
+class UserInput:
+    username: str
+    display_name: str
+    password: str
+    role: Role = Role.OPERATOR
+    permissions: list[str] | None = None
+    company_ids: list[uuid.UUID] | None = None
+    all_companies: bool = False
+
+
+def _snapshot(user: User) -> dict:
+    data = audit.snapshot(user)
+    data["permissions"] = sorted(user.permissions)
+    data["company_ids"] = sorted(str(c) for c in user.company_ids)
+    return data
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.scalar(select(User).where(User.id == user_id))
+    if user is None:
+        raise ShebaoError.of(ErrorCode.NOT_FOUND, "id", entity="用户 / user")
+    return user
+
+
+async def list_users(session: AsyncSession, page: PageRequest, active: bool | None = None) -> Page[User]:
+    current_actor(session).require(Permission.USERS_MANAGE)
+    stmt = select(User)
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    return await paginate(session, stmt, User.id, page)
+
+
+async def _check_grants(
+    session: AsyncSession, actor: Actor, problems: Problems, role: Role, permissions, company_ids, all_companies
+) -> list[uuid.UUID]:
+    """Nobody grants what they do not hold: admin role, a permission, or a company outside their scope."""
+    if role == Role.ADMIN and not actor.is_admin:
+        problems.add(ErrorCode.PERMISSION_DENIED, "role", permission="admin")
+    known = {p.value for p in Permission}
+    for i, perm in enumerate(permissions or []):
+        if perm not in known:
+            problems.add(ErrorCode.INVALID_VALUE, f"permissions.{i}", value=perm, allowed=", ".join(sorted(known)))
+        elif not actor.can(perm):
+            problems.add(ErrorCode.PERMISSION_DENIED, f"permissions.{i}", permission=perm)
+    if all_companies and actor.company_ids is not None:
+        problems.add(ErrorCode.PERMISSION_DENIED, "allCompanies", permission="all companies")
+    ids = list(dict.fromkeys(company_ids or []))
+    if ids:
+        found = set((await session.scalars(select(ClientCompany.id).where(ClientCompany.id.in_(ids)))).all())
+        for i, cid in enumerate(ids):
+            if cid not in found:  # another agency's, or outside the actor's scope: both unknown here
+                problems.add(ErrorCode.NOT_FOUND, f"companyIds.{i}", entity="参保单位 / client company")
+    return ids
+
+
+async def create_user(session: AsyncSession, data: UserInput) -> User:
+    actor = current_actor(session)
+    actor.require(Permission.USERS_MANAGE)
+    problems = Problems()
+    username = (data.username or "").strip()
+    if not _USERNAME.match(username):
+        problems.add(ErrorCode.INVALID_USERNAME, "username")
+    elif await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        problems.add(ErrorCode.DUPLICATE, "username", value=username)
+    display_name = (data.display_name or "").strip()
+    if not display_name:
+        problems.add(ErrorCode.REQUIRED, "displayName")
+    elif len(display_name) > 100:
+        problems.add(ErrorCode.TOO_LONG, "displayName", max=100)
+    problems.check(passwords.check_policy, data.password, field="password")
+    ids = await _check_grants(
+        session, actor, problems, data.role, data.permissions, data.company_ids, data.all_companies
+    )
+    problems.raise_if_any()
+    user = User(
+        agency_id=actor.agency_id,
+        username=username,
+        display_name=display_name,
+        role=data.role,
+        all_companies=data.all_companies,
+        password_hash=passwords.hash_password(data.password),
+        permission_rows=[
+            UserPermission(agency_id=actor.agency_id, permission=p) for p in sorted(set(data.permissions or []))
+        ],
+        scope_rows=[UserCompanyScope(agency_id=actor.agency_id, company_id=c) for c in ids],
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(session, "user.create", "user", user.id, after=_snapshot(user))
+    return user
+
+
+async def update_user(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    display_name=UNSET,
+    role=UNSET,
+    permissions=UNSET,
+    company_ids=UNSET,
+    all_companies=UNSET,
+    active=UNSET,
+) -> User:
+    actor = current_actor(session)
+    actor.require(Permission.USERS_MANAGE)
+    user = await get_user(session, user_id)
+    if user.role == Role.ADMIN and not actor.is_admin:
+        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="admin")
+    before = _snapshot(user)
+    problems = Problems()
+    new_role = user.role if role is UNSET else role
+    ids = await _check_grants(
+        session,
+        actor,
+        problems,
+        new_role,
+        [] if permissions is UNSET else permissions,
+        [] if company_ids is UNSET else company_ids,
+        False if all_companies is UNSET else all_companies,
+    )
+    if display_name is not UNSET:
+        display_name = (display_name or "").strip()
+        if not display_name:
+            problems.add(ErrorCode.REQUIRED, "displayName")
+    demoting = user.role == Role.ADMIN and (new_role != Role.ADMIN or active is False)
+    if demoting and await _active_admins(session) <= 1:
+        problems.add(ErrorCode.LAST_ADMIN, "role" if new_role != Role.ADMIN else "active")
+    problems.raise_if_any()
+    if display_name is not UNSET:
+        user.display_name = display_name
+    user.role = new_role
+    if all_companies is not UNSET:
+        user.all_companies = all_companies
+    if active is not UNSET:
+        user.active = active
+    if permissions is not UNSET:
+        user.permission_rows = [
+            UserPermission(agency_id=actor.agency_id, permission=p) for p in sorted(set(permissions))
+        ]
+    if company_ids is not UNSET:
+        user.scope_rows = [UserCompanyScope(agency_id=actor.agency_id, company_id=c) for c in ids]
+    if active is False:
+        from shebao.platform.auth.service import revoke_all_sessions
+
+        await revoke_all_sessions(session, user)
+    await session.flush()
+    after = _snapshot(user)
+    if after == before:
+        raise ShebaoError.of(ErrorCode.NO_CHANGES)
+    await audit.record(session, "user.update", "user", user.id, before=before, after=after)
+    return user
+
+
+async def _active_admins(session: AsyncSession) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
+    )
+
+
+async def unlock_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    current_actor(session).require(Permission.USERS_MANAGE)
+    user = await get_user(session, user_id)
+    before = _snapshot(user)
+    user.failed_logins, user.locked_until = 0, None
+    await audit.record(session, "user.unlock", "user", user.id, before=before, after=_snapshot(user))
+    return user
+
+
+async def reset_password(
+    session: AsyncSession, user_id: uuid.UUID, new_password: str | None = None
+) -> tuple[User, str]:
+    """Set a user's password (a generated one unless given); their sessions are logged out."""
+    actor = current_actor(session)
+    actor.require(Permission.USERS_MANAGE)
+    user = await get_user(session, user_id)
+    if user.role == Role.ADMIN and not actor.is_admin:
+        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="admin")
+    password = new_password or passwords.generate_password()
+    passwords.check_policy(password, "newPassword")
+    await _set_password(session, user, password, keep_token=None)
+    await audit.record(session, "user.reset_password", "user", user.id)
+    return user, password

@@ -1,0 +1,140 @@
+"""Fixtures: every database test runs on SQLite (the embedded default) and on PostgreSQL.
+
+PostgreSQL: one database per test run, migrated by the owner (``postgres``), used by the app
+through ``shebao_test_app``, a login role that is neither superuser nor BYPASSRLS and is granted
+``shebao_app``, so row-level security really applies. Tests isolate themselves by creating their
+own agencies, so nothing needs truncating between them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from shebao.platform.auth.passwords import generate_password
+from shebao.platform.db.engine import make_engine, make_sessionmaker
+from shebao.platform.db.migrate import upgrade
+from shebao.platform.tenancy.context import Actor
+from shebao.platform.tenancy.filters import bind_actor
+from shebao.platform.tenancy.service import create_agency
+
+PG_ADMIN = os.environ.get("SHEBAO_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432")
+APP_LOGIN = "shebao_test_app"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def anyio_backend():
+    return "asyncio"
+
+
+def _pg_admin(dbname: str = "postgres") -> psycopg.Connection:
+    return psycopg.connect(f"{PG_ADMIN}/{dbname}", autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def postgresql_database():
+    """A fresh migrated PostgreSQL database for this run: (owner URL, app URL)."""
+    name = f"shebao_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    owner_url = f"{PG_ADMIN}/{name}"
+    upgrade(owner_url)
+    with _pg_admin(name) as conn:
+        conn.execute(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN}') "
+            f"THEN CREATE ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"
+        )
+        conn.execute(f"GRANT shebao_app TO {APP_LOGIN}")
+    host = PG_ADMIN.split("@", 1)[1]
+    yield owner_url, f"postgresql://{APP_LOGIN}@{host}/{name}"
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'shebao.db'}"
+    upgrade(url)
+    return url, url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database(backend, request):
+    """(owner URL, app URL) of the migrated database of this test's backend."""
+    return request.getfixturevalue(f"{backend}_database")
+
+
+@pytest.fixture
+def db_url(database) -> str:
+    return database[1]
+
+
+@pytest.fixture
+async def engine(db_url):
+    eng = make_engine(db_url, pool=False)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine):
+    return make_sessionmaker(engine)
+
+
+_counter = itertools.count()
+
+
+@dataclass
+class AgencyFixture:
+    id: uuid.UUID
+    code: str
+    admin_id: uuid.UUID
+    admin_username: str
+    admin_password: str
+
+    @property
+    def system(self) -> Actor:
+        return Actor.system(self.id)
+
+
+@pytest.fixture
+def make_agency(sessionmaker):
+    async def make(prefix: str = "ag") -> AgencyFixture:
+        code = f"{prefix}-{os.getpid() % 10000}-{next(_counter)}-{uuid.uuid4().hex[:4]}"
+        password = generate_password()
+        async with sessionmaker() as session:
+            new = await create_agency(session, code, f"测试机构 {code}", "admin", password)
+            await session.commit()
+        return AgencyFixture(new.agency.id, code, new.admin.id, "admin", password)
+
+    return make
+
+
+@pytest.fixture
+def session_as(sessionmaker):
+    """``async with session_as(actor) as s``: a session bound to ``actor``."""
+
+    class _Ctx:
+        def __init__(self, actor):
+            self.actor = actor
+
+        async def __aenter__(self):
+            self.session = sessionmaker()
+            await bind_actor(self.session, self.actor)
+            return self.session
+
+        async def __aexit__(self, *exc):
+            await self.session.close()
+
+    return _Ctx
