@@ -138,3 +138,54 @@ def session_as(sessionmaker):
             await self.session.close()
 
     return _Ctx
+
+
+@pytest.fixture
+async def app_client(db_url):
+    """The real Litestar app on this test's database, through an in-process HTTP client."""
+    from litestar.testing import AsyncTestClient
+
+    from shebao.graphql.app import create_app
+    from shebao.platform.config import Settings
+
+    app = create_app(Settings(database_url=db_url), check_database=False)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+class GraphQLClient:
+    def __init__(self, http):
+        self.http = http
+
+    async def raw(self, query: str, variables: dict | None = None, token: str | None = None,
+                  lang: str | None = None, headers: dict | None = None):
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        if lang:
+            h["Accept-Language"] = lang
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=h)
+
+    async def __call__(self, query: str, variables: dict | None = None, token: str | None = None,
+                       lang: str | None = None, expect_errors: bool = False) -> dict:
+        response = await self.raw(query, variables, token, lang)
+        body = response.json()
+        if not expect_errors:
+            assert response.status_code == 200, body
+            assert not body.get("errors"), body["errors"]
+            return body["data"]
+        return body
+
+    async def login(self, agency_code: str, username: str, password: str) -> str:
+        data = await self(
+            "mutation($a:String!,$u:String!,$p:String!){ login(input:{agencyCode:$a, username:$u, password:$p})"
+            " { token errors { code field message } } }",
+            {"a": agency_code, "u": username, "p": password},
+        )
+        assert data["login"]["errors"] == [], data
+        return data["login"]["token"]
+
+
+@pytest.fixture
+def gql(app_client) -> GraphQLClient:
+    return GraphQLClient(app_client)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.audit import service as audit
@@ -229,7 +229,7 @@ async def change_password(session: AsyncSession, current: str, new: str) -> User
     if not passwords.verify_password(user.password_hash, current):
         raise ShebaoError.of(ErrorCode.WRONG_PASSWORD, "currentPassword")
     passwords.check_policy(new, "newPassword")
-    await _set_password(session, user, new, keep_token=actor.token_id)
+    await set_password(session, user, new, keep_token=actor.token_id)
     await audit.record(session, "user.change_password", "user", user.id)
     return user
 
@@ -243,7 +243,7 @@ async def revoke_all_sessions(session: AsyncSession, user: User) -> None:
     )
 
 
-async def _set_password(session: AsyncSession, user: User, password: str, keep_token: uuid.UUID | None) -> None:
+async def set_password(session: AsyncSession, user: User, password: str, keep_token: uuid.UUID | None) -> None:
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = utcnow()
     user.failed_logins, user.locked_until = 0, None
@@ -258,3 +258,14 @@ async def _set_password(session: AsyncSession, user: User, password: str, keep_t
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+async def purge_stale_tokens(session: AsyncSession, keep: timedelta = timedelta(days=30)) -> int:
+    """Delete the actor's agency's tokens that expired or were revoked more than ``keep`` ago."""
+    cutoff = utcnow() - keep
+    result = await session.execute(
+        delete(AuthToken)
+        .where((AuthToken.expires_at < cutoff) | (AuthToken.revoked_at < cutoff))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

@@ -13,7 +13,7 @@ from shebao.platform.audit import service as audit
 from shebao.platform.auth import passwords
 from shebao.platform.auth.models import User, UserCompanyScope, UserPermission
 from shebao.platform.auth.permissions import Permission, Role
-from shebao.platform.auth.service import _set_password
+from shebao.platform.auth.service import set_password
 from shebao.platform.companies.models import ClientCompany
 from shebao.platform.core.pagination import Page, PageRequest, paginate
 from shebao.platform.errors import ErrorCode, Problems, ShebaoError
@@ -204,6 +204,6 @@ async def reset_password(
         raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="admin")
     password = new_password or passwords.generate_password()
     passwords.check_policy(password, "newPassword")
-    await _set_password(session, user, password, keep_token=None)
+    await set_password(session, user, password, keep_token=None)
     await audit.record(session, "user.reset_password", "user", user.id)
     return user, password

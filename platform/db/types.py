@@ -12,8 +12,15 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from shebao.platform.core.month import Month
 
 
+CENT = Decimal("0.01")
+
+
 class Money(TypeDecorator[Decimal]):
-    """Exact amounts: NUMERIC on PostgreSQL; on SQLite, text (its NUMERIC is a float)."""
+    """Exact amounts in yuan to the fen: NUMERIC on PostgreSQL; on SQLite, text (its NUMERIC is a float).
+
+    Values are written with exactly two decimals; rounding is a region rule applied before this
+    point, so a value with more decimals is refused rather than silently rounded.
+    """
 
     impl = Numeric(14, 2)
     cache_ok = True
@@ -27,10 +34,13 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         value = Decimal(value)
+        if value != value.quantize(CENT):
+            raise ValueError(f"{value} has more than two decimals: round it with the region's rule first")
+        value = value.quantize(CENT)
         return str(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
-        return None if value is None else Decimal(value)
+        return None if value is None else Decimal(value).quantize(CENT)
 
 
 class MonthType(TypeDecorator[Month]):

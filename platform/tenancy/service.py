@@ -73,3 +73,8 @@ async def get_agency(session: AsyncSession, code: str) -> Agency:
     if agency is None:
         raise ShebaoError.of(ErrorCode.NOT_FOUND, "code", entity="机构 / agency")
     return agency
+
+
+async def list_agency_ids(session: AsyncSession) -> list:
+    """Every agency's id, for jobs that visit each tenant in turn."""
+    return list((await session.scalars(select(Agency.id).order_by(Agency.id))).all())

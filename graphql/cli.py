@@ -1,0 +1,156 @@
+"""The ``shebao`` command line. Each command parses its options and calls the platform."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import click
+
+from shebao.platform.config import ConfigError, Settings
+from shebao.platform.db.preflight import StartupError
+from shebao.platform.errors import ShebaoError
+from shebao.platform.regions.registry import PluginError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    if isinstance(exc, ShebaoError):
+        return click.ClickException(
+            "\n".join(f"{p.field or '-'}: {p.message('zh')} / {p.message('en')}" for p in exc.problems)
+        )
+    return click.ClickException(str(exc))
+
+
+@click.group()
+def main() -> None:
+    """Shebao (社保): social-insurance work of HR outsourcing agencies."""
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from shebao.graphql.app import create_app
+
+    try:
+        app = create_app(settings)
+    except (StartupError, PluginError) as exc:
+        raise _fail(exc) from None
+    click.echo(f"Shebao on http://{host}:{port}/graphql (GraphiQL in a browser)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API. PostgreSQL must be migrated first (`shebao migrate`)."""
+    _serve(_settings(), host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed and print the login, then exit.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Seed a demo agency on the embedded default (SQLite, in-process jobs) and serve it."""
+    from shebao.platform.db.engine import make_engine, make_sessionmaker
+    from shebao.platform.db.preflight import prepare_database
+    from shebao.platform.demo import seed_demo
+
+    settings = _settings()
+    try:
+        prepare_database(settings)
+    except StartupError as exc:
+        raise _fail(exc) from None
+
+    async def seed():
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await seed_demo(session)
+        finally:
+            await engine.dispose()
+
+    login = asyncio.run(seed())
+    click.echo("")
+    click.echo("  Demo agency ready" + ("" if login.created else " (existing data kept; new password)"))
+    click.echo(f"  agency code: {login.agency_code}")
+    click.echo(f"  username:    {login.username}")
+    click.echo(f"  password:    {login.password}")
+    click.echo(f"  GraphiQL:    http://{host}:{port}/graphql")
+    click.echo(
+        '  first query: mutation { login(input: {agencyCode: "demo", username: "admin", password: "…"}) '
+        "{ token errors { code message } } }"
+    )
+    click.echo("")
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the current revision (as the owner role on PostgreSQL)."""
+    from shebao.platform.db.migrate import current_revision, upgrade
+
+    settings = _settings()
+    upgrade(settings.migrations_url)
+    click.echo(f"database at revision {current_revision(settings.migrations_url)}")
+
+
+@main.command()
+def worker() -> None:
+    """Run an arq worker (needs SHEBAO_REDIS_URL)."""
+    from arq.worker import run_worker
+
+    from shebao.workers.settings import WorkerSettings, redis_settings
+
+    run_worker(WorkerSettings, redis_settings=redis_settings())
+
+
+@main.command("create-agency")
+@click.option("--code", required=True, help="Short code typed at login, e.g. acme-hr.")
+@click.option("--name", required=True, help="The agency's full name.")
+@click.option("--admin", "admin_username", required=True, help="The administrator's username.")
+def create_agency_cmd(code: str, name: str, admin_username: str) -> None:
+    """Create an agency and its administrator. Password: SHEBAO_ADMIN_PASSWORD, or a prompt."""
+    from shebao.platform.db.engine import make_engine, make_sessionmaker
+    from shebao.platform.tenancy.service import create_agency
+
+    password = os.environ.get("SHEBAO_ADMIN_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise click.ClickException("set SHEBAO_ADMIN_PASSWORD or run in a terminal to be prompted")
+        password = click.prompt("Administrator password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+
+    async def run():
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                new = await create_agency(session, code, name, admin_username, password)
+                await session.commit()
+                return new
+        finally:
+            await engine.dispose()
+
+    try:
+        new = asyncio.run(run())
+    except ShebaoError as exc:
+        raise _fail(exc) from None
+    click.echo(f"agency {new.agency.code} created (id {new.agency.id}); administrator: {admin_username}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the GraphQL schema (SDL); `shebao schema > graphql/schema.graphql` updates the committed copy."""
+    from shebao.graphql.schema import schema_sdl
+
+    click.echo(schema_sdl(), nl=False)
