@@ -54,7 +54,9 @@ def _code_for(error: GraphQLError) -> str | None:
     text = error.message
     if "exceeds maximum operation depth" in text:
         return ErrorCode.QUERY_TOO_DEEP.value
-    if "Document contains more than" in text or "aliases" in text and "maximum" in text:
+    # graphql-core's token limit ("Document contains more than N tokens") and strawberry's
+    # MaxAliasesLimiter ("N aliases found. Allowed: M").
+    if "Document contains more than" in text or ("aliases found" in text and "Allowed" in text):
         return ErrorCode.QUERY_TOO_LARGE.value
     return None
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.logging import StrawberryLogger
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from shebao.graphql.errors import ErrorShaping
 from shebao.graphql.types.audit import AuditQuery
 from shebao.graphql.types.auth import AuthMutation, AuthQuery
+from shebao.graphql.types.common import SCALAR_MAP
 from shebao.graphql.types.companies import CompanyMutation, CompanyQuery
 from shebao.graphql.types.people import PeopleMutation, PeopleQuery
 from shebao.platform.config import Settings
@@ -43,10 +45,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         extensions=[
             ErrorShaping,
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            MaxAliasesLimiter(max_alias_count=30),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
         ],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 
 

@@ -12,13 +12,15 @@ from shebao.platform.core.pagination import MAX_PAGE_SIZE, Page, PageRequest, en
 
 T = TypeVar("T")
 
-Month = strawberry.scalar(
-    MonthValue,
+# Annotations use the platform's Month value itself; the schema maps it to this scalar.
+Month = MonthValue
+MONTH_SCALAR = strawberry.scalar(
     name="Month",
     description="A contribution month, written YYYY-MM (缴费月份).",
     serialize=str,
     parse_value=lambda v: MonthValue.parse(v),
 )
+SCALAR_MAP = {MonthValue: MONTH_SCALAR}
 
 
 @strawberry.type

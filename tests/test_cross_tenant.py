@@ -1,0 +1,174 @@
+"""The cross-tenant suite: agency B, using agency A's ids, gets "not found" and changes nothing.
+
+Every query and mutation that takes an id (directly, in a filter or in an input) must be listed in
+``OPERATIONS``; ``test_every_id_taking_operation_joins_the_suite`` reads the schema and fails when
+a new one is added without joining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, get_named_type
+from sqlalchemy import select
+
+from shebao.graphql.schema import build_schema
+from shebao.platform.auth import service as auth
+from shebao.platform.auth.permissions import Permission
+from shebao.platform.auth.users import UserInput, create_user
+from shebao.platform.companies import service as companies
+from shebao.platform.core.month import Month
+from shebao.platform.db.base import tenant_models
+from shebao.platform.people import service as people
+from shebao.platform.tenancy.context import Actor
+from tests.factories import company_values, resident_id
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str  # Query.x or Mutation.x
+    document: str
+    # "null": the field answers null; "empty": an empty list or connection;
+    # "not_found": the payload's errors carry NOT_FOUND
+    expect: str
+    path: tuple[str, ...] = ()
+
+
+NOT_FOUND_PAYLOAD = "errors { code field }"
+
+OPERATIONS = [
+    Op("Query.user", "query($user:ID!){ r: user(id:$user){ id } }", "null"),
+    Op("Query.company", "query($company:ID!){ r: company(id:$company){ id } }", "null"),
+    Op("Query.person", "query($person:ID!){ r: person(id:$person){ id } }", "null"),
+    Op("Query.enrollment", "query($enrollment:ID!){ r: enrollment(id:$enrollment){ id } }", "null"),
+    Op("Query.apiTokens", "query($user:ID!){ r: apiTokens(userId:$user){ id } }", "empty"),
+    Op("Query.companyChangeRequests",
+       "query($company:ID!){ r: companyChangeRequests(companyId:$company){ totalCount nodes { id } } }", "empty"),
+    Op("Query.persons",
+       "query($company:ID!){ r: persons(filter:{companyId:$company}){ totalCount nodes { id } } }", "empty"),
+    Op("Query.enrollments",
+       "query($company:ID!,$person:ID!){ r: enrollments(filter:{companyId:$company, personId:$person})"
+       "{ totalCount nodes { id } } }", "empty"),
+    Op("Query.auditLog",
+       "query($company:ID!,$user:ID!){ r: auditLog(entityId:$company, actorUserId:$user){ totalCount nodes { id } } }",
+       "empty"),
+    Op("Mutation.revokeApiToken", f"mutation($token:ID!){{ r: revokeApiToken(id:$token){{ {NOT_FOUND_PAYLOAD} }} }}",
+       "not_found"),
+    Op("Mutation.createUser",
+       "mutation($company:ID!){ r: createUser(input:{username:\"intruder\", displayName:\"x\", password:\"Passw0rd123\","
+       f" companyIds:[$company]}}){{ {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
+    Op("Mutation.updateUser",
+       f"mutation($user:ID!){{ r: updateUser(input:{{id:$user, displayName:\"hijacked\"}}){{ {NOT_FOUND_PAYLOAD} }} }}",
+       "not_found"),
+    Op("Mutation.updateUser#companyIds",
+       "mutation($me:ID!,$company:ID!){ r: updateUser(input:{id:$me, companyIds:[$company]})"
+       f"{{ {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
+    Op("Mutation.unlockUser", f"mutation($user:ID!){{ r: unlockUser(id:$user){{ {NOT_FOUND_PAYLOAD} }} }}",
+       "not_found"),
+    Op("Mutation.resetUserPassword",
+       f"mutation($user:ID!){{ r: resetUserPassword(id:$user){{ password {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
+    Op("Mutation.updateCompany",
+       f"mutation($company:ID!){{ r: updateCompany(input:{{id:$company, address:\"x\", name:\"y\"}}){{ {NOT_FOUND_PAYLOAD} }} }}",
+       "not_found"),
+    Op("Mutation.approveCompanyChange",
+       f"mutation($change:ID!){{ r: approveCompanyChange(id:$change){{ {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
+    Op("Mutation.rejectCompanyChange",
+       f"mutation($change:ID!){{ r: rejectCompanyChange(id:$change, reason:\"no\"){{ {NOT_FOUND_PAYLOAD} }} }}",
+       "not_found"),
+    Op("Mutation.updatePerson",
+       f"mutation($person:ID!){{ r: updatePerson(input:{{id:$person, name:\"hijacked\"}}){{ {NOT_FOUND_PAYLOAD} }} }}",
+       "not_found"),
+]
+
+
+def _takes_id(arg_type, seen=None) -> bool:
+    seen = seen or set()
+    named = get_named_type(arg_type)
+    if named.name == "ID":
+        return True
+    if isinstance(named, GraphQLInputObjectType) and named.name not in seen:
+        seen.add(named.name)
+        return any(_takes_id(f.type, seen) for f in named.fields.values())
+    return False
+
+
+def test_every_id_taking_operation_joins_the_suite():
+    schema = build_schema()._schema
+    taking = set()
+    for root in (schema.query_type, schema.mutation_type):
+        for name, field in root.fields.items():
+            if any(_takes_id(arg.type) for arg in field.args.values()):
+                taking.add(f"{root.name}.{name}")
+    covered = {op.name.split("#")[0] for op in OPERATIONS}
+    assert taking - covered == set(), "add these operations to the cross-tenant suite"
+    assert covered - taking == set(), "the suite lists operations that no longer take an id"
+    assert not isinstance(GraphQLList, GraphQLNonNull)  # keep the imports honest
+
+
+async def _agency_with_everything(make_agency, session_as):
+    """Agency A with one of every kind of row: company, change request, person, enrollment, user, token."""
+    a = await make_agency("victim")
+    async with session_as(a.system) as s:
+        company = await companies.create_company(s, company_values())
+        person = await people.register_person(s, resident_id(), "受害者")
+        enrollment = await people.enroll(s, person_id=person.id, company_id=company.id, start_month=Month(2026, 1),
+                                         household_type="local_urban", employment_form="contract",
+                                         monthly_base="6000.00")
+        operator = await create_user(s, UserInput(
+            username="clerk", display_name="经办人", password="Clerk12345",
+            permissions=[Permission.COMPANIES_READ.value, Permission.COMPANIES_WRITE.value],
+            company_ids=[company.id],
+        ))
+        await s.commit()
+    async with session_as(Actor(agency_id=a.id, user_id=operator.id,
+                                permissions=frozenset({"companies:read", "companies:write"}))) as s:
+        change = (await companies.update_company(s, company.id, {"name": "改名有限公司"})).change_request
+        await s.commit()
+    async with session_as(Actor.system(a.id)) as s:
+        user = await s.get(type(operator), (a.id, operator.id))
+        await s.refresh(user)
+        await auth._issue(s, user, auth.API, "erp", ["companies:read"], None)
+        token = (await auth.list_api_tokens(s, operator.id))[0]
+        await s.commit()
+    ids = {"company": company.id, "person": person.id, "enrollment": enrollment.id, "user": operator.id,
+           "change": change.id, "token": token.id}
+    return a, {k: str(v) for k, v in ids.items()}
+
+
+async def _snapshot(session_as, agency) -> dict:
+    """Every row agency A owns, as plain values (tokens' last use excluded: reads may touch it)."""
+    state = {}
+    async with session_as(agency.system) as s:
+        for model in sorted(tenant_models(), key=lambda m: m.__tablename__):
+            rows = (await s.scalars(select(model).order_by(model.id))).all()
+            state[model.__tablename__] = [
+                {c.key: getattr(r, c.key) for c in model.__table__.columns if c.key != "last_used_at"} for r in rows
+            ]
+    return state
+
+
+async def test_other_agency_ids_are_not_found_and_change_nothing(make_agency, session_as, gql, subtests):
+    # One world per backend, then every operation in turn; A's rows are compared after each one.
+    victim, ids = await _agency_with_everything(make_agency, session_as)
+    intruder = await make_agency("intruder")
+    token = await gql.login(intruder.code, intruder.admin_username, intruder.admin_password)
+    ids["me"] = str(intruder.admin_id)
+    before = await _snapshot(session_as, victim)
+    for op in OPERATIONS:
+        with subtests.test(msg=op.name):
+            variables = {k: v for k, v in ids.items() if f"${k}" in op.document}
+            body = await gql(op.document, variables, token=token, expect_errors=True)
+            assert not body.get("errors"), body
+            result = body["data"]["r"]
+            if op.expect == "null":
+                assert result is None
+            elif op.expect == "empty":
+                assert result == [] or (result["totalCount"] == 0 and result["nodes"] == [])
+            else:
+                codes = {e["code"] for e in result["errors"]}
+                assert codes == {"NOT_FOUND"}, result
+            assert await _snapshot(session_as, victim) == before, f"{op.name} changed agency A's rows"
+    assert len(OPERATIONS) >= 19
