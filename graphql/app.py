@@ -68,5 +68,5 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
 
 
 def app_from_env() -> Litestar:
-    """The uvicorn factory used by ``shebao serve``."""
-    return create_app(Settings.from_env(), check_database=False)
+    """A uvicorn factory (``uvicorn --factory shebao.graphql.app:app_from_env``) for process managers."""
+    return create_app(Settings.from_env())

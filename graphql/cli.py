@@ -112,7 +112,8 @@ def worker() -> None:
 
     from shebao.workers.settings import WorkerSettings, redis_settings
 
-    run_worker(WorkerSettings, redis_settings=redis_settings())
+    settings = _settings()
+    run_worker(WorkerSettings, redis_settings=redis_settings(), queue_name=settings.queue_name)
 
 
 @main.command("create-agency")

@@ -27,6 +27,7 @@ class Settings:
     # The owner role for migrations on PostgreSQL; the app itself connects as a non-superuser.
     migration_database_url: str | None = None
     redis_url: str | None = None
+    queue_name: str = "shebao:queue"
     token_ttl: timedelta = timedelta(hours=12)
     lockout_threshold: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
@@ -59,6 +60,8 @@ class Settings:
             if not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ConfigError(f"SHEBAO_REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
             values["redis_url"] = url
+        if env.get("SHEBAO_QUEUE_NAME"):
+            values["queue_name"] = env["SHEBAO_QUEUE_NAME"]
         if env.get("SHEBAO_TOKEN_TTL_HOURS"):
             values["token_ttl"] = timedelta(hours=_positive_int(env, "SHEBAO_TOKEN_TTL_HOURS", 24 * 90))
         if env.get("SHEBAO_MAX_QUERY_DEPTH"):

@@ -77,7 +77,7 @@ async def seed_demo(session: AsyncSession) -> DemoLogin:
 
 
 async def _seed_companies(session: AsyncSession) -> None:
-    rng = random.Random(20261123)  # the same demo every time
+    rng = random.Random(20261123)  # noqa: S311 (not a secret: the same demo data every time)
     households, forms = list(HouseholdType), list(EmploymentForm)
     start = Month(2026, 1)
     n = 0

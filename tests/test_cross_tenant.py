@@ -45,42 +45,78 @@ OPERATIONS = [
     Op("Query.person", "query($person:ID!){ r: person(id:$person){ id } }", "null"),
     Op("Query.enrollment", "query($enrollment:ID!){ r: enrollment(id:$enrollment){ id } }", "null"),
     Op("Query.apiTokens", "query($user:ID!){ r: apiTokens(userId:$user){ id } }", "empty"),
-    Op("Query.companyChangeRequests",
-       "query($company:ID!){ r: companyChangeRequests(companyId:$company){ totalCount nodes { id } } }", "empty"),
-    Op("Query.persons",
-       "query($company:ID!){ r: persons(filter:{companyId:$company}){ totalCount nodes { id } } }", "empty"),
-    Op("Query.enrollments",
-       "query($company:ID!,$person:ID!){ r: enrollments(filter:{companyId:$company, personId:$person})"
-       "{ totalCount nodes { id } } }", "empty"),
-    Op("Query.auditLog",
-       "query($company:ID!,$user:ID!){ r: auditLog(entityId:$company, actorUserId:$user){ totalCount nodes { id } } }",
-       "empty"),
-    Op("Mutation.revokeApiToken", f"mutation($token:ID!){{ r: revokeApiToken(id:$token){{ {NOT_FOUND_PAYLOAD} }} }}",
-       "not_found"),
-    Op("Mutation.createUser",
-       "mutation($company:ID!){ r: createUser(input:{username:\"intruder\", displayName:\"x\", password:\"Passw0rd123\","
-       f" companyIds:[$company]}}){{ {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
-    Op("Mutation.updateUser",
-       f"mutation($user:ID!){{ r: updateUser(input:{{id:$user, displayName:\"hijacked\"}}){{ {NOT_FOUND_PAYLOAD} }} }}",
-       "not_found"),
-    Op("Mutation.updateUser#companyIds",
-       "mutation($me:ID!,$company:ID!){ r: updateUser(input:{id:$me, companyIds:[$company]})"
-       f"{{ {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
-    Op("Mutation.unlockUser", f"mutation($user:ID!){{ r: unlockUser(id:$user){{ {NOT_FOUND_PAYLOAD} }} }}",
-       "not_found"),
-    Op("Mutation.resetUserPassword",
-       f"mutation($user:ID!){{ r: resetUserPassword(id:$user){{ password {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
-    Op("Mutation.updateCompany",
-       f"mutation($company:ID!){{ r: updateCompany(input:{{id:$company, address:\"x\", name:\"y\"}}){{ {NOT_FOUND_PAYLOAD} }} }}",
-       "not_found"),
-    Op("Mutation.approveCompanyChange",
-       f"mutation($change:ID!){{ r: approveCompanyChange(id:$change){{ {NOT_FOUND_PAYLOAD} }} }}", "not_found"),
-    Op("Mutation.rejectCompanyChange",
-       f"mutation($change:ID!){{ r: rejectCompanyChange(id:$change, reason:\"no\"){{ {NOT_FOUND_PAYLOAD} }} }}",
-       "not_found"),
-    Op("Mutation.updatePerson",
-       f"mutation($person:ID!){{ r: updatePerson(input:{{id:$person, name:\"hijacked\"}}){{ {NOT_FOUND_PAYLOAD} }} }}",
-       "not_found"),
+    Op(
+        "Query.companyChangeRequests",
+        "query($company:ID!){ r: companyChangeRequests(companyId:$company){ totalCount nodes { id } } }",
+        "empty",
+    ),
+    Op(
+        "Query.persons",
+        "query($company:ID!){ r: persons(filter:{companyId:$company}){ totalCount nodes { id } } }",
+        "empty",
+    ),
+    Op(
+        "Query.enrollments",
+        "query($company:ID!,$person:ID!){ r: enrollments(filter:{companyId:$company, personId:$person})"
+        "{ totalCount nodes { id } } }",
+        "empty",
+    ),
+    Op(
+        "Query.auditLog",
+        "query($company:ID!,$user:ID!){ r: auditLog(entityId:$company, actorUserId:$user){ totalCount nodes { id } } }",
+        "empty",
+    ),
+    Op(
+        "Mutation.revokeApiToken",
+        f"mutation($token:ID!){{ r: revokeApiToken(id:$token){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.createUser",
+        'mutation($company:ID!){ r: createUser(input:{username:"intruder", displayName:"x", password:"Passw0rd123",'
+        f" companyIds:[$company]}}){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.updateUser",
+        f'mutation($user:ID!){{ r: updateUser(input:{{id:$user, displayName:"hijacked"}}){{ {NOT_FOUND_PAYLOAD} }} }}',
+        "not_found",
+    ),
+    Op(
+        "Mutation.updateUser#companyIds",
+        "mutation($me:ID!,$company:ID!){ r: updateUser(input:{id:$me, companyIds:[$company]})"
+        f"{{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.unlockUser", f"mutation($user:ID!){{ r: unlockUser(id:$user){{ {NOT_FOUND_PAYLOAD} }} }}", "not_found"
+    ),
+    Op(
+        "Mutation.resetUserPassword",
+        f"mutation($user:ID!){{ r: resetUserPassword(id:$user){{ password {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.updateCompany",
+        'mutation($company:ID!){ r: updateCompany(input:{id:$company, address:"x", name:"y"})'
+        f"{{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.approveCompanyChange",
+        f"mutation($change:ID!){{ r: approveCompanyChange(id:$change){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.rejectCompanyChange",
+        f'mutation($change:ID!){{ r: rejectCompanyChange(id:$change, reason:"no"){{ {NOT_FOUND_PAYLOAD} }} }}',
+        "not_found",
+    ),
+    Op(
+        "Mutation.updatePerson",
+        f'mutation($person:ID!){{ r: updatePerson(input:{{id:$person, name:"hijacked"}}){{ {NOT_FOUND_PAYLOAD} }} }}',
+        "not_found",
+    ),
 ]
 
 
@@ -114,17 +150,29 @@ async def _agency_with_everything(make_agency, session_as):
     async with session_as(a.system) as s:
         company = await companies.create_company(s, company_values())
         person = await people.register_person(s, resident_id(), "受害者")
-        enrollment = await people.enroll(s, person_id=person.id, company_id=company.id, start_month=Month(2026, 1),
-                                         household_type="local_urban", employment_form="contract",
-                                         monthly_base="6000.00")
-        operator = await create_user(s, UserInput(
-            username="clerk", display_name="经办人", password="Clerk12345",
-            permissions=[Permission.COMPANIES_READ.value, Permission.COMPANIES_WRITE.value],
-            company_ids=[company.id],
-        ))
+        enrollment = await people.enroll(
+            s,
+            person_id=person.id,
+            company_id=company.id,
+            start_month=Month(2026, 1),
+            household_type="local_urban",
+            employment_form="contract",
+            monthly_base="6000.00",
+        )
+        operator = await create_user(
+            s,
+            UserInput(
+                username="clerk",
+                display_name="经办人",
+                password="Clerk12345",
+                permissions=[Permission.COMPANIES_READ.value, Permission.COMPANIES_WRITE.value],
+                company_ids=[company.id],
+            ),
+        )
         await s.commit()
-    async with session_as(Actor(agency_id=a.id, user_id=operator.id,
-                                permissions=frozenset({"companies:read", "companies:write"}))) as s:
+    async with session_as(
+        Actor(agency_id=a.id, user_id=operator.id, permissions=frozenset({"companies:read", "companies:write"}))
+    ) as s:
         change = (await companies.update_company(s, company.id, {"name": "改名有限公司"})).change_request
         await s.commit()
     async with session_as(Actor.system(a.id)) as s:
@@ -133,8 +181,14 @@ async def _agency_with_everything(make_agency, session_as):
         await auth._issue(s, user, auth.API, "erp", ["companies:read"], None)
         token = (await auth.list_api_tokens(s, operator.id))[0]
         await s.commit()
-    ids = {"company": company.id, "person": person.id, "enrollment": enrollment.id, "user": operator.id,
-           "change": change.id, "token": token.id}
+    ids = {
+        "company": company.id,
+        "person": person.id,
+        "enrollment": enrollment.id,
+        "user": operator.id,
+        "change": change.id,
+        "token": token.id,
+    }
     return a, {k: str(v) for k, v in ids.items()}
 
 

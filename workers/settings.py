@@ -16,6 +16,16 @@ from shebao.platform.regions.registry import registry
 from shebao.workers.maintenance import purge_stale_tokens
 
 
+def serialize(obj) -> bytes:
+    """Jobs carry ids and plain values only: JSON, never pickle. A failed job's exception is kept
+    as its repr, so ``job.result()`` reports what went wrong instead of a serialization error."""
+    return json.dumps(obj, default=repr).encode()
+
+
+def deserialize(data: bytes):
+    return json.loads(data)
+
+
 async def startup(ctx: dict) -> None:
     settings = Settings.from_env()
     registry()
@@ -43,6 +53,7 @@ class WorkerSettings:
     cron_jobs = [cron(purge_stale_tokens, hour={3}, minute={15}, unique=True)]  # noqa: RUF012
     on_startup = startup
     on_shutdown = shutdown
-    job_serializer = staticmethod(lambda obj: json.dumps(obj).encode())
-    job_deserializer = staticmethod(lambda data: json.loads(data))
+    queue_name = "shebao:queue"  # overridden from SHEBAO_QUEUE_NAME by `shebao worker`
+    job_serializer = staticmethod(serialize)
+    job_deserializer = staticmethod(deserialize)
     max_jobs = 4

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from shebao.graphql.errors import UserError, run_mutation
@@ -17,7 +16,6 @@ from shebao.platform.auth import service as auth
 from shebao.platform.auth import users
 from shebao.platform.auth.models import AuthToken, User
 from shebao.platform.auth.permissions import Permission, Role
-from shebao.platform.tenancy.models import Agency
 
 RoleEnum = strawberry.enum(Role, name="Role")
 PermissionEnum = strawberry.enum(Permission, name="Permission")
@@ -184,19 +182,12 @@ class AuthQuery:
     @strawberry.field(extensions=requires())
     async def me(self, info: Info) -> Me:
         ctx = info.context
-
-        async def load(session):
-            user = await users.get_user(session, ctx.actor.user_id)
-            agency = await session.scalar(select(Agency).where(Agency.id == ctx.actor.agency_id))
-            token = await session.scalar(select(AuthToken).where(AuthToken.id == ctx.actor.token_id))
-            return user, agency, token
-
-        user, agency, token = await ctx.call(load)
+        who = await ctx.call(auth.whoami)
         return Me(
-            user=UserType.from_model(user),
-            agency=AgencyType(id=strawberry.ID(str(agency.id)), code=agency.code, name=agency.name),
+            user=UserType.from_model(who.user),
+            agency=AgencyType(id=strawberry.ID(str(who.agency.id)), code=who.agency.code, name=who.agency.name),
             permissions=sorted(ctx.actor.permissions),
-            token_kind=token.kind if token else "session",
+            token_kind=who.token.kind if who.token else "session",
         )
 
     @strawberry.field(extensions=requires(Permission.USERS_MANAGE))

@@ -52,4 +52,8 @@ def make_engine(url: str, *, pool: bool = True, echo: bool = False) -> AsyncEngi
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Every model must be mapped before the first query, or a composite foreign key to a model
+    # nobody imported yet fails mapper configuration (seen in a worker process).
+    import shebao.platform.db.models  # noqa: F401
+
     return async_sessionmaker(engine, sync_session_class=TenantSession, expire_on_commit=False)

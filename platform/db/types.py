@@ -11,7 +11,6 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from shebao.platform.core.month import Month
 
-
 CENT = Decimal("0.01")
 
 
