@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.audit import service as audit
@@ -68,7 +68,8 @@ async def login(
         passwords.verify_password(None, password)  # same cost as a real check
         raise ShebaoError.of(ErrorCode.INVALID_CREDENTIALS)
     await bind_actor(session, Actor.system(agency.id, request_id))
-    user = await session.scalar(select(User).where(User.username == username))
+    # Usernames are unique regardless of case (users.create_user), so they are matched that way.
+    user = await session.scalar(select(User).where(func.lower(User.username) == (username or "").strip().lower()))
     now = utcnow()
     if user is None:
         passwords.verify_password(None, password)
@@ -269,3 +270,21 @@ async def purge_stale_tokens(session: AsyncSession, keep: timedelta = timedelta(
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class Whoami:
+    user: User
+    agency: Agency
+    token: AuthToken | None
+
+
+async def whoami(session: AsyncSession) -> Whoami:
+    """The caller's user, agency and token."""
+    actor = current_actor(session)
+    user = await session.scalar(select(User).where(User.id == actor.user_id))
+    if user is None:
+        raise ShebaoError.of(ErrorCode.NOT_AUTHENTICATED)
+    agency = await session.scalar(select(Agency).where(Agency.id == actor.agency_id))
+    token = await session.scalar(select(AuthToken).where(AuthToken.id == actor.token_id)) if actor.token_id else None
+    return Whoami(user, agency, token)

@@ -131,8 +131,8 @@ async def update_user(
     actor = current_actor(session)
     actor.require(Permission.USERS_MANAGE)
     user = await get_user(session, user_id)
-    if user.role == Role.ADMIN and not actor.is_admin:
-        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="admin")
+    # Managing a user (deactivating, re-scoping) needs at least what that user holds.
+    _require_covers(actor, user)
     before = _snapshot(user)
     problems = Problems()
     new_role = user.role if role is UNSET else role
@@ -160,12 +160,21 @@ async def update_user(
         user.all_companies = all_companies
     if active is not UNSET:
         user.active = active
+    # Keep the rows that stay: the unit of work inserts new rows before it deletes orphans, so
+    # replacing a kept (agency, user, permission) row by a new one would break its unique key.
     if permissions is not UNSET:
-        user.permission_rows = [
-            UserPermission(agency_id=actor.agency_id, permission=p) for p in sorted(set(permissions))
+        wanted = set(permissions)
+        kept = [r for r in user.permission_rows if r.permission in wanted]
+        held = {r.permission for r in kept}
+        user.permission_rows = kept + [
+            UserPermission(agency_id=actor.agency_id, permission=p) for p in sorted(wanted - held)
         ]
     if company_ids is not UNSET:
-        user.scope_rows = [UserCompanyScope(agency_id=actor.agency_id, company_id=c) for c in ids]
+        kept_scope = [r for r in user.scope_rows if r.company_id in set(ids)]
+        held_ids = {r.company_id for r in kept_scope}
+        user.scope_rows = kept_scope + [
+            UserCompanyScope(agency_id=actor.agency_id, company_id=c) for c in ids if c not in held_ids
+        ]
     if active is False:
         from shebao.platform.auth.service import revoke_all_sessions
 
@@ -193,6 +202,19 @@ async def unlock_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
+def _require_covers(actor: Actor, user: User) -> None:
+    """Refuse unless ``actor`` holds every permission and company ``user`` holds."""
+    if actor.is_admin:
+        return
+    if user.role == Role.ADMIN:
+        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="admin")
+    missing = sorted(user.permissions - actor.permissions)
+    if missing:
+        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission=missing[0])
+    if actor.company_ids is not None and (user.all_companies or not user.company_ids <= actor.company_ids):
+        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="all companies")
+
+
 async def reset_password(
     session: AsyncSession, user_id: uuid.UUID, new_password: str | None = None
 ) -> tuple[User, str]:
@@ -200,8 +222,8 @@ async def reset_password(
     actor = current_actor(session)
     actor.require(Permission.USERS_MANAGE)
     user = await get_user(session, user_id)
-    if user.role == Role.ADMIN and not actor.is_admin:
-        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="admin")
+    # Whoever sets a password can log in as the user: nobody takes over more than they hold.
+    _require_covers(actor, user)
     password = new_password or passwords.generate_password()
     passwords.check_policy(password, "newPassword")
     await set_password(session, user, password, keep_token=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,6 +25,7 @@ from shebao.platform.core.clock import utcnow
 from shebao.platform.core.pagination import Page, PageRequest, paginate
 from shebao.platform.errors import ErrorCode, Problems, ShebaoError
 from shebao.platform.regions.registry import registry
+from shebao.platform.tenancy.filters import bind_actor
 from shebao.platform.tenancy.session import current_actor
 
 COMPANY = "参保单位 / client company"
@@ -87,8 +88,10 @@ async def create_company(session: AsyncSession, values: dict[str, Any]) -> Clien
     session.add(company)
     await session.flush()
     if actor.company_ids is not None and actor.user_id is not None:
-        # An operator limited to some companies keeps access to the one they created.
+        # An operator limited to some companies keeps access to the one they created: from now on,
+        # and in this session too (the actor bound to it is a snapshot taken at authentication).
         session.add(UserCompanyScope(agency_id=actor.agency_id, user_id=actor.user_id, company_id=company.id))
+        await bind_actor(session, replace(actor, company_ids=actor.company_ids | {company.id}))
     await audit.record(
         session, "company.create", "company", company.id, after=audit.snapshot(company), company_id=company.id
     )
@@ -140,7 +143,11 @@ async def update_company(
         checked.setdefault("industry_grade", company.industry_grade)
     check_company_fields(checked, company.region_code, problems)
     sensitive = {k: v for k, v in changed.items() if k in SENSITIVE_FIELDS}
-    if sensitive:
+    if sensitive and actor.user_id is None:
+        # A change request names the user who asked (and who may not review it); a system actor
+        # (CLI, job) has none, so it cannot ask for a sensitive change.
+        problems.add(ErrorCode.PERMISSION_DENIED, camel(sorted(sensitive)[0]), permission="a user account")
+    elif sensitive:
         pending = await session.scalar(
             select(CompanyChangeRequest.id).where(
                 CompanyChangeRequest.company_id == company.id, CompanyChangeRequest.status == ChangeStatus.PENDING

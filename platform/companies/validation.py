@@ -81,7 +81,8 @@ def check_company_fields(values: dict[str, Any], region_code: str, problems: Pro
         if cls not in INDUSTRY_GRADES or grade not in INDUSTRY_GRADES[cls]:
             allowed = "/".join(map(str, INDUSTRY_GRADES.get(cls, INDUSTRY_GRADES[2])))
             problems.add(ErrorCode.INVALID_INDUSTRY_CLASS, "industryClass", allowed=allowed)
-    if values.get("unit_number"):
+    # An unknown region is reported once: the caller may have checked it already.
+    if values.get("unit_number") and not any(p.code == ErrorCode.UNKNOWN_REGION for p in problems.items):
         region = problems.check(registry().get, region_code, field="regionCode")
         if region is not None:
             pattern = region.unit_number_pattern or r"^[0-9A-Za-z]{1,40}$"

@@ -45,7 +45,7 @@ async def create_agency(
         problems.add(ErrorCode.REQUIRED, "name")
     if not re.match(r"^[A-Za-z0-9_.-]{2,64}$", admin_username or ""):
         problems.add(ErrorCode.INVALID_USERNAME, "adminUsername")
-    problems.check(check_policy, admin_password, field="adminPassword")
+    problems.check(check_policy, admin_password, "adminPassword")
     problems.raise_if_any()
     agency = Agency(code=code, name=name.strip())
     session.add(agency)
