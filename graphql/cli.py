@@ -24,7 +24,7 @@ def _settings() -> Settings:
 def _fail(exc: Exception) -> click.ClickException:
     if isinstance(exc, ShebaoError):
         return click.ClickException(
-            "\n".join(f"{p.field or '-'}: {p.message('zh')} / {p.message('en')}" for p in exc.problems)
+            "\n".join(f"{p.code} {p.field or '-'}: {p.message('zh')} / {p.message('en')}" for p in exc.problems)
         )
     return click.ClickException(str(exc))
 
@@ -131,6 +131,10 @@ def create_agency_cmd(code: str, name: str, admin_username: str) -> None:
             raise click.ClickException("set SHEBAO_ADMIN_PASSWORD or run in a terminal to be prompted")
         password = click.prompt("Administrator password", hide_input=True, confirmation_prompt=True)
     settings = _settings()
+    if settings.is_sqlite:  # the embedded default migrates itself, as `serve` and `demo` do
+        from shebao.platform.db.preflight import prepare_database
+
+        prepare_database(settings)
 
     async def run():
         engine = make_engine(settings.database_url)

@@ -77,6 +77,13 @@ class ErrorShaping(SchemaExtension):
         original = error.original_error
         ctx = self.execution_context.context
         lang = getattr(ctx, "lang", "zh")
+        # A scalar refusing a variable (a Month written 2026-13) reaches us wrapped twice by
+        # graphql-core's variable coercion: find the ShebaoError underneath.
+        cause = original
+        while isinstance(cause, GraphQLError) and cause.original_error is not None:
+            cause = cause.original_error
+        if isinstance(cause, ShebaoError):
+            original = cause
         if isinstance(original, ShebaoError):  # a refused query argument (bad cursor, page size...)
             problem = original.problems[0]
             return GraphQLError(

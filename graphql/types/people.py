@@ -14,6 +14,7 @@ from shebao.graphql.permissions import requires
 from shebao.graphql.types.common import Connection, Month, page_request, to_connection
 from shebao.graphql.types.companies import Company, maybe, parse_id
 from shebao.platform.auth.permissions import Permission
+from shebao.platform.companies.validation import camel
 from shebao.platform.people import service
 from shebao.platform.people.models import EmploymentForm, Enrollment, Gender, HouseholdType, Person
 
@@ -134,7 +135,7 @@ def _ids(data, *names):
     values = dict(vars(data))
     for name in names:
         if values.get(name):
-            values[name] = parse_id(values[name], name)
+            values[name] = parse_id(values[name], camel(name))  # the GraphQL name: companyId
     return values
 
 

@@ -65,7 +65,9 @@ def build_registry(eps: list[EntryPoint] | None = None) -> RegionRegistry:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(getattr(exc.plugin, "__name__", "?"), "hooks", str(exc)) from exc
+        # Name the plugin by its entry point, like every other plugin error (not by its module).
+        name = pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", "?")
+        raise PluginError(name, "hooks", str(exc)) from exc
 
     regions: dict[str, LoadedRegion] = {}
     for impl in pm.hook.shebao_regions.get_hookimpls():
