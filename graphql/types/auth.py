@@ -256,7 +256,7 @@ class AuthMutation:
                 password=input.password,
                 role=Role(input.role),
                 permissions=_values(input.permissions),
-                company_ids=[parse_id(c, "companyIds") for c in input.company_ids],
+                company_ids=[parse_id(c, f"companyIds.{i}") for i, c in enumerate(input.company_ids)],
                 all_companies=input.all_companies,
             )
             return await users.create_user(session, data)
@@ -276,7 +276,7 @@ class AuthMutation:
 
         async def update(session):
             if input.company_ids is not strawberry.UNSET and input.company_ids is not None:
-                changes["company_ids"] = [parse_id(c, "companyIds") for c in input.company_ids]
+                changes["company_ids"] = [parse_id(c, f"companyIds.{i}") for i, c in enumerate(input.company_ids)]
             return await users.update_user(session, parse_id(input.id), **changes)
 
         row, errors = await run_mutation(info, update)

@@ -162,10 +162,11 @@ class ChangeRequestPayload:
 
 
 def parse_id(value: str, field: str = "id") -> uuid.UUID:
+    """An id from the client; a malformed one names nothing that exists, so it is NOT_FOUND."""
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise ShebaoError.of(ErrorCode.NOT_FOUND, field, entity=field) from None
+        raise ShebaoError.of(ErrorCode.NOT_FOUND, field, entity="记录 / record") from None
 
 
 async def maybe(info: Info, fn):
