@@ -41,7 +41,8 @@ class DemoLogin:
     created: bool
 
 
-def _credit_code(rng: random.Random) -> str:
+def synthetic_credit_code(rng: random.Random) -> str:
+    """A valid unified social credit code (GB 32100 check character) for demo and test data."""
     alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
     body = "91" + "".join(rng.choice("0123456789") for _ in range(6)) + "".join(rng.choice(alphabet) for _ in range(9))
     return body + uscc.calc_check_digit(body)
@@ -88,7 +89,7 @@ async def _seed_companies(session: AsyncSession) -> None:
             session,
             {
                 "name": f"{region.name_zh}示范科技有限公司",
-                "credit_code": _credit_code(rng),
+                "credit_code": synthetic_credit_code(rng),
                 "region_code": region.code,
                 "unit_number": unit_number,
                 "legal_rep_name": "张建国",

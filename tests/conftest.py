@@ -157,8 +157,14 @@ class GraphQLClient:
     def __init__(self, http):
         self.http = http
 
-    async def raw(self, query: str, variables: dict | None = None, token: str | None = None,
-                  lang: str | None = None, headers: dict | None = None):
+    async def raw(
+        self,
+        query: str,
+        variables: dict | None = None,
+        token: str | None = None,
+        lang: str | None = None,
+        headers: dict | None = None,
+    ):
         h = dict(headers or {})
         if token:
             h["Authorization"] = f"Bearer {token}"
@@ -166,8 +172,14 @@ class GraphQLClient:
             h["Accept-Language"] = lang
         return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=h)
 
-    async def __call__(self, query: str, variables: dict | None = None, token: str | None = None,
-                       lang: str | None = None, expect_errors: bool = False) -> dict:
+    async def __call__(
+        self,
+        query: str,
+        variables: dict | None = None,
+        token: str | None = None,
+        lang: str | None = None,
+        expect_errors: bool = False,
+    ) -> dict:
         response = await self.raw(query, variables, token, lang)
         body = response.json()
         if not expect_errors:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import random
 
-from stdnum.cn import ric, uscc
+from stdnum.cn import ric
+
+from shebao.platform.demo import synthetic_credit_code
 
 _seq = itertools.count(1)
 
@@ -21,10 +23,7 @@ def resident_id(birth: str = "19900101", area: str = "110105", female: bool | No
 
 
 def credit_code(seed: int | None = None) -> str:
-    rng = random.Random(seed if seed is not None else next(_seq) * 7919)
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    body = "91" + "".join(rng.choice("0123456789") for _ in range(6)) + "".join(rng.choice(alphabet) for _ in range(9))
-    return body + uscc.calc_check_digit(body)
+    return synthetic_credit_code(random.Random(seed if seed is not None else next(_seq) * 7919))
 
 
 def company_values(region_code: str = "tianjin", **overrides) -> dict:

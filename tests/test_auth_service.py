@@ -970,3 +970,41 @@ async def test_a_limited_manager_cannot_manage_a_user_holding_more(make_agency, 
     async with session_as(agency.system) as s:
         again = await users.get_user(s, reviewer.id)
         assert again.active and again.display_name == "审核员"
+
+
+async def test_a_limited_manager_cannot_read_or_revoke_the_tokens_of_a_user_holding_more(make_agency, session_as):
+    agency = await make_agency()
+    async with session_as(agency.system) as s:
+        reviewer = await users.create_user(
+            s,
+            users.UserInput(
+                username="reviewer",
+                display_name="审核员",
+                password="Review12345",
+                permissions=["companies:review", "companies:read"],
+                all_companies=True,
+            ),
+        )
+        manager = await users.create_user(
+            s,
+            users.UserInput(
+                username="manager",
+                display_name="人事",
+                password="Manage12345",
+                permissions=["users:manage", "companies:read"],
+                all_companies=True,
+            ),
+        )
+        await s.commit()
+    async with session_as(auth.actor_for(reviewer)) as s:
+        token = await auth.create_api_token(s, "erp", ["companies:review"], 30)
+        await s.commit()
+    async with session_as(auth.actor_for(manager)) as s:
+        for attempt in (auth.list_api_tokens(s, reviewer.id), auth.revoke_api_token(s, token.record.id)):
+            with pytest.raises(ShebaoError) as err:
+                await attempt
+            assert err.value.code == ErrorCode.PERMISSION_DENIED
+        await s.rollback()
+    async with session_as(agency.system) as s:  # the administrator may, and the token was untouched
+        listed = await auth.list_api_tokens(s, reviewer.id)
+        assert [t.id for t in listed] == [token.record.id] and listed[0].revoked_at is None

@@ -56,7 +56,7 @@ class UserType:
             display_name=m.display_name,
             role=m.role,
             active=m.active,
-            all_companies=m.all_companies or m.role == Role.ADMIN,
+            all_companies=m.acts_for_all_companies,
             granted_permissions=sorted(m.permissions),
             company_ids=[strawberry.ID(str(c)) for c in sorted(m.company_ids)],
             failed_logins=m.failed_logins,

@@ -44,6 +44,11 @@ class User(TenantOwned, Timestamps, Base):
         return frozenset(r.permission for r in self.permission_rows)
 
     @property
+    def acts_for_all_companies(self) -> bool:
+        """An administrator, or an operator granted every company of the agency."""
+        return self.role == Role.ADMIN or self.all_companies
+
+    @property
     def company_ids(self) -> frozenset[uuid.UUID]:
         return frozenset(r.company_id for r in self.scope_rows)
 

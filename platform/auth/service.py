@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.audit import service as audit
 from shebao.platform.auth import passwords, tokens
+from shebao.platform.auth.guards import require_covers
 from shebao.platform.auth.models import AuthToken, User
 from shebao.platform.auth.permissions import Permission, Role
 from shebao.platform.config import Settings
@@ -42,7 +43,7 @@ def actor_for(user: User, token: AuthToken | None = None, request_id: str | None
         perms = user.permissions
     if token is not None and token.kind == API:
         perms = perms & frozenset(token.scopes or ())
-    companies = None if (user.role == Role.ADMIN or user.all_companies) else user.company_ids
+    companies = None if user.acts_for_all_companies else user.company_ids
     return Actor(
         agency_id=user.agency_id,
         user_id=user.id,
@@ -200,11 +201,21 @@ async def create_api_token(
     return issued
 
 
+async def _require_manages(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
+    """``actor`` may manage the account of ``user_id`` (see guards.require_covers).
+
+    An unknown user (another agency's id) passes: it owns no rows this session can see."""
+    user = await session.scalar(select(User).where(User.id == user_id))
+    if user is not None:
+        require_covers(actor, user)
+
+
 async def list_api_tokens(session: AsyncSession, user_id: uuid.UUID | None = None) -> list[AuthToken]:
     actor = current_actor(session)
     target = user_id or actor.user_id
     if target != actor.user_id:
         actor.require(Permission.USERS_MANAGE)
+        await _require_manages(session, actor, target)
     stmt = select(AuthToken).where(AuthToken.kind == API, AuthToken.user_id == target).order_by(AuthToken.id)
     return list((await session.scalars(stmt)).all())
 
@@ -214,6 +225,8 @@ async def revoke_api_token(session: AsyncSession, token_id: uuid.UUID) -> AuthTo
     record = await session.scalar(select(AuthToken).where(AuthToken.id == token_id, AuthToken.kind == API))
     if record is None or (record.user_id != actor.user_id and not actor.can(Permission.USERS_MANAGE)):
         raise ShebaoError.of(ErrorCode.NOT_FOUND, "id", entity="API token")
+    if record.user_id != actor.user_id:
+        await _require_manages(session, actor, record.user_id)
     if record.revoked_at is None:
         before = audit.snapshot(record)
         record.revoked_at = utcnow()

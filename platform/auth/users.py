@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -11,16 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.audit import service as audit
 from shebao.platform.auth import passwords
+from shebao.platform.auth.guards import check_username, require_covers
 from shebao.platform.auth.models import User, UserCompanyScope, UserPermission
 from shebao.platform.auth.permissions import Permission, Role
-from shebao.platform.auth.service import set_password
+from shebao.platform.auth.service import revoke_all_sessions, set_password
 from shebao.platform.companies.models import ClientCompany
 from shebao.platform.core.pagination import Page, PageRequest, paginate
 from shebao.platform.errors import ErrorCode, Problems, ShebaoError
 from shebao.platform.tenancy.context import Actor
 from shebao.platform.tenancy.session import current_actor
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 UNSET = object()
 
 
@@ -84,10 +83,8 @@ async def create_user(session: AsyncSession, data: UserInput) -> User:
     actor = current_actor(session)
     actor.require(Permission.USERS_MANAGE)
     problems = Problems()
-    username = (data.username or "").strip()
-    if not _USERNAME.match(username):
-        problems.add(ErrorCode.INVALID_USERNAME, "username")
-    elif await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+    username = problems.check(check_username, data.username)
+    if username and await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         problems.add(ErrorCode.DUPLICATE, "username", value=username)
     display_name = (data.display_name or "").strip()
     if not display_name:
@@ -132,7 +129,7 @@ async def update_user(
     actor.require(Permission.USERS_MANAGE)
     user = await get_user(session, user_id)
     # Managing a user (deactivating, re-scoping) needs at least what that user holds.
-    _require_covers(actor, user)
+    require_covers(actor, user)
     before = _snapshot(user)
     problems = Problems()
     new_role = user.role if role is UNSET else role
@@ -176,8 +173,6 @@ async def update_user(
             UserCompanyScope(agency_id=actor.agency_id, company_id=c) for c in ids if c not in held_ids
         ]
     if active is False:
-        from shebao.platform.auth.service import revoke_all_sessions
-
         await revoke_all_sessions(session, user)
     await session.flush()
     after = _snapshot(user)
@@ -202,19 +197,6 @@ async def unlock_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-def _require_covers(actor: Actor, user: User) -> None:
-    """Refuse unless ``actor`` holds every permission and company ``user`` holds."""
-    if actor.is_admin:
-        return
-    if user.role == Role.ADMIN:
-        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="admin")
-    missing = sorted(user.permissions - actor.permissions)
-    if missing:
-        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission=missing[0])
-    if actor.company_ids is not None and (user.all_companies or not user.company_ids <= actor.company_ids):
-        raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, "id", permission="all companies")
-
-
 async def reset_password(
     session: AsyncSession, user_id: uuid.UUID, new_password: str | None = None
 ) -> tuple[User, str]:
@@ -223,7 +205,7 @@ async def reset_password(
     actor.require(Permission.USERS_MANAGE)
     user = await get_user(session, user_id)
     # Whoever sets a password can log in as the user: nobody takes over more than they hold.
-    _require_covers(actor, user)
+    require_covers(actor, user)
     password = new_password or passwords.generate_password()
     passwords.check_policy(password, "newPassword")
     await set_password(session, user, password, keep_token=None)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.audit import service as audit
+from shebao.platform.auth.guards import check_username
 from shebao.platform.auth.models import User
 from shebao.platform.auth.passwords import check_policy, hash_password
 from shebao.platform.auth.permissions import Role
@@ -43,8 +44,7 @@ async def create_agency(
         problems.add(ErrorCode.DUPLICATE, "code", value=code)
     if not (name or "").strip():
         problems.add(ErrorCode.REQUIRED, "name")
-    if not re.match(r"^[A-Za-z0-9_.-]{2,64}$", admin_username or ""):
-        problems.add(ErrorCode.INVALID_USERNAME, "adminUsername")
+    admin_username = problems.check(check_username, admin_username, "adminUsername")
     problems.check(check_policy, admin_password, "adminPassword")
     problems.raise_if_any()
     agency = Agency(code=code, name=name.strip())
