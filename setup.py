@@ -20,6 +20,7 @@ setup(
     package_data={
         "shebao.graphql": ["schema.graphql"],
         "shebao.platform.db.migrations": ["script.py.mako"],
+        "shebao.platform.regions": ["*.toml"],
     },
     include_package_data=True,
 )

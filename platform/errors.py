@@ -51,6 +51,23 @@ class ErrorCode(StrEnum):
     INVALID_INDUSTRY_CLASS = "INVALID_INDUSTRY_CLASS"
     INVALID_CURSOR = "INVALID_CURSOR"
     INVALID_SLUG = "INVALID_SLUG"
+    # region rules and figures
+    NO_FIGURE = "NO_FIGURE"
+    UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
+    FIGURE_OUT_OF_RANGE = "FIGURE_OUT_OF_RANGE"
+    INVALID_CODE = "INVALID_CODE"
+    BASE_BELOW_FLOOR = "BASE_BELOW_FLOOR"
+    BASE_ABOVE_CEILING = "BASE_ABOVE_CEILING"
+    INSURED_ELSEWHERE = "INSURED_ELSEWHERE"
+    ARREARS_BLOCK_STOP = "ARREARS_BLOCK_STOP"
+    ADD_BEFORE_BACK_PAYMENT = "ADD_BEFORE_BACK_PAYMENT"
+    BACK_PAYMENT_NOT_PAST = "BACK_PAYMENT_NOT_PAST"
+    BACK_PAYMENT_TOO_OLD = "BACK_PAYMENT_TOO_OLD"
+    ATTACHMENT_REQUIRED = "ATTACHMENT_REQUIRED"
+    ROLLBACK_NOT_ALLOWED = "ROLLBACK_NOT_ALLOWED"
+    ALREADY_PAID = "ALREADY_PAID"
+    REGION_RULE = "REGION_RULE"
+    ALREADY_WITHDRAWN = "ALREADY_WITHDRAWN"
     # request shape
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
@@ -150,6 +167,61 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "代码只能包含小写字母、数字和连字符（2-40 位）",
         "Codes use lowercase letters, digits and hyphens (2-40 characters)",
     ),
+    ErrorCode.NO_FIGURE: (
+        "{region} 在 {month} 没有参数 {name}：请在政策参数库中录入",
+        "{region} has no figure {name} for {month}: record it in the policy library",
+    ),
+    ErrorCode.UNKNOWN_PARAMETER: (
+        "未知的参数名 {name}；可用：{allowed}",
+        "Unknown parameter {name}; known: {allowed}",
+    ),
+    ErrorCode.FIGURE_OUT_OF_RANGE: (
+        "参数 {name} 的值 {value} 不合理：{rule}",
+        "{name} = {value} is out of range: {rule_en}",
+    ),
+    ErrorCode.INVALID_CODE: (
+        "{region}的{list}不包含 {value}；可选：{allowed}",
+        "{value} is not in {region}'s list {list_en}; allowed: {allowed}",
+    ),
+    ErrorCode.BASE_BELOW_FLOOR: (
+        "缴费基数 {base} 低于{region} {month} 的下限 {floor}（{source}）",
+        "The base {base} is below the floor {floor} of {region} for {month} ({source})",
+    ),
+    ErrorCode.BASE_ABOVE_CEILING: (
+        "缴费基数 {base} 高于{region} {month} 的上限 {ceiling}（{source}）",
+        "The base {base} is above the ceiling {ceiling} of {region} for {month} ({source})",
+    ),
+    ErrorCode.INSURED_ELSEWHERE: (
+        "该人员自 {since} 起在 {company}（{region}）参保，不能重复参保",
+        "This person has been insured at {company} ({region}) since {since}: stop that enrollment first",
+    ),
+    ErrorCode.ARREARS_BLOCK_STOP: (
+        "该人员存在欠缴 {amount} 元，{region}不允许办理减员",
+        "This person has arrears of {amount} yuan: {region} refuses a stop until they are paid",
+    ),
+    ErrorCode.ADD_BEFORE_BACK_PAYMENT: (
+        "该人员首次在本单位参保，{region}要求先做人员增加再做补缴",
+        "A first-time enrollee at this company needs an add before a back payment in {region}",
+    ),
+    ErrorCode.BACK_PAYMENT_NOT_PAST: (
+        "补缴只能针对当月（{current}）之前的月份，{month} 不行",
+        "A back payment covers months before the current one ({current}), not {month}",
+    ),
+    ErrorCode.BACK_PAYMENT_TOO_OLD: (
+        "{region}补缴最早只能追溯到 {earliest}（{months} 个月，{source}），{month} 太早",
+        "{region} takes back payments from {earliest} on ({months} months, {source}): {month} is too early",
+    ),
+    ErrorCode.ATTACHMENT_REQUIRED: (
+        "{region}要求附上{label}",
+        "{region} requires the attachment: {label_en}",
+    ),
+    ErrorCode.ROLLBACK_NOT_ALLOWED: (
+        "{region}不能回退 {kind}；可回退：{allowed}",
+        "{region} cannot roll back {kind}; it can roll back: {allowed}",
+    ),
+    ErrorCode.ALREADY_PAID: ("{kind} 已缴费，不能回退", "The {kind} is paid and cannot be rolled back"),
+    ErrorCode.REGION_RULE: ("{message}", "{message_en}"),
+    ErrorCode.ALREADY_WITHDRAWN: ("该参数已于 {at} 撤回", "The figure was withdrawn on {at}"),
     ErrorCode.QUERY_TOO_DEEP: ("查询嵌套层数超过 {max}", "The query is nested deeper than {max}"),
     ErrorCode.QUERY_TOO_LARGE: ("查询过大", "The query is too large"),
     ErrorCode.INTERNAL_ERROR: ("服务器内部错误，已记录", "Unexpected error (logged)"),

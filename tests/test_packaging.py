@@ -103,8 +103,15 @@ def test_wheel_contains_every_module(tmp_path):
         f"missing from the wheel: {sorted(expected - in_wheel)}\nunexpected in the wheel: {sorted(in_wheel - expected)}"
     )
 
-    if (REPO / "graphql" / "schema.graphql").exists():
-        assert "shebao/graphql/schema.graphql" in names
+    # Data files the code reads at run time: without them an installed Shebao cannot start.
+    data = {
+        f"{target}/{p.relative_to(REPO / folder).as_posix()}"
+        for folder, target in MAPPED.items()
+        for pattern in ("*.toml", "*.graphql", "*.mako")
+        for p in (REPO / folder).rglob(pattern)
+    }
+    assert "shebao/platform/regions/national.toml" in data
+    assert data <= names, f"data files missing from the wheel: {sorted(data - names)}"
 
 
 def _find_uv() -> str:

@@ -12,16 +12,18 @@ import sys
 import textwrap
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from shebao.platform.config import Settings
+from shebao.platform.core.month import Month
 from shebao.platform.db.migrate import current_revision, head_revision
 from shebao.platform.db.preflight import StartupError, prepare_database
 from shebao.platform.errors import ErrorCode, ShebaoError
-from shebao.platform.regions.registry import PluginError, build_registry
+from shebao.platform.regions.registry import PluginError, build_registry, registry
 
 pytestmark = pytest.mark.anyio
 
@@ -240,21 +242,6 @@ def test_misspelled_hook_is_named(tmp_path, monkeypatch):
     assert "shebao_regionz" in str(caught.value)
 
 
-def test_two_plugins_claiming_one_region_code(tmp_path, monkeypatch):
-    body = """
-        @hookimpl
-        def shebao_regions():
-            return [Region(code="twice", name_zh="重复", name_en="Twice")]
-        """
-    first = _plugin_module(tmp_path, monkeypatch, f"twice_a_{uuid.uuid4().hex[:8]}", body)
-    second = _plugin_module(tmp_path, monkeypatch, f"twice_b_{uuid.uuid4().hex[:8]}", body)
-    with pytest.raises(PluginError) as caught:
-        build_registry(eps=[_ep("alpha", first), _ep("beta", second)])
-    message = str(caught.value)
-    assert "'twice'" in message
-    assert "alpha" in message and "beta" in message
-
-
 def test_plugin_with_a_bad_region_or_a_failing_hook(tmp_path, monkeypatch):
     bad_code = _plugin_module(
         tmp_path,
@@ -284,18 +271,24 @@ def test_plugin_with_a_bad_region_or_a_failing_hook(tmp_path, monkeypatch):
     assert caught.value.plugin == "failing" and "rates file missing" in str(caught.value)
 
 
-def test_a_good_plugin_loads_next_to_the_installed_ones(tmp_path, monkeypatch):
-    good = _plugin_module(
-        tmp_path,
-        monkeypatch,
-        f"good_{uuid.uuid4().hex[:8]}",
-        """
-        @hookimpl
-        def shebao_regions():
-            return [Region(code="extra.town", name_zh="小镇", name_en="Town")]
-        """,
+def test_demo_shows_every_region_with_every_household_type_and_employment_form(tmp_path):
+    path = tmp_path / "demo" / "shebao.db"
+    seeded = run_cli("demo", "--no-serve", env={"SHEBAO_DATABASE_URL": f"sqlite:///{path}"})
+    assert seeded.returncode == 0, seeded.stderr
+    rows = sqlite_rows(
+        path,
+        "SELECT c.region_code, e.household_type, e.employment_form, e.monthly_base FROM enrollments e"
+        " JOIN client_companies c ON c.agency_id = e.agency_id AND c.id = e.company_id",
     )
-    installed = sorted(importlib.metadata.entry_points(group="shebao.regions"), key=lambda e: e.name)
-    registry = build_registry(eps=[*installed, _ep("extra", good)])
-    assert "extra.town" in registry.codes and "tianjin" in registry.codes
-    assert registry.get("extra.town").name_en == "Town"
+    reg = registry()
+    assert {r[0] for r in rows} == set(reg.codes)  # Fuzhou and Xiamen both, and every other region
+    for code in reg.codes:
+        region = reg.get(code)
+        mine = [r for r in rows if r[0] == code]
+        assert {r[1] for r in mine} == set(region.coded_list("household_types").codes), code
+        assert {r[2] for r in mine} == set(region.coded_list("employment_forms").codes), code
+        limits = reg.book(code).at(Month(2026, 1))
+        bases = {Decimal(r[3]) for r in mine}
+        assert Decimal(limits.number("base.floor")) in bases, code  # a base at the floor ...
+        assert max(bases) > limits.number("base.ceiling"), code  # ... and one billed at the ceiling
+    assert sqlite_rows(path, "SELECT name, value FROM policy_figures") == [("large_medical.employee_amount", "10.00")]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
 import pluggy
 
 from shebao.platform.errors import ErrorCode, ShebaoError
-from shebao.platform.regions.api import PROJECT, REGION_CODE, Region, RegionSpec
+from shebao.platform.regions.api import PROJECT, REGION_CODE, DeclarationFacts, Region, RegionSpec, Violation
+from shebao.platform.regions.conformance import check_region
+from shebao.platform.regions.datafile import RegionDataError, load_region
+from shebao.platform.regions.figures import AgencyFigure, FigureBook
 
 ENTRY_POINT_GROUP = "shebao.regions"
 
@@ -27,12 +29,45 @@ class PluginError(RuntimeError):
 class LoadedRegion:
     region: Region
     plugin: str
+    version: str = ""  # the plugin distribution's version
+
+
+def national() -> Region:
+    """The national layer (platform/regions/national.toml) every region falls back to."""
+    return _national()
+
+
+@functools.cache
+def _national() -> Region:
+    return load_region("shebao.platform.regions", "national.toml")
 
 
 class RegionRegistry:
     def __init__(self, pm: pluggy.PluginManager, regions: dict[str, LoadedRegion]):
         self.pm = pm
         self._regions = regions
+        self.national = national()
+        self._books: dict[str, FigureBook] = {}
+
+    def loaded(self, code: str, field: str | None = "regionCode") -> LoadedRegion:
+        self.get(code, field)
+        return self._regions[code]
+
+    def book(self, code: str, agency: tuple[AgencyFigure, ...] = ()) -> FigureBook:
+        """The region's figures over the national layer and, when given, the agency's own."""
+        if agency:
+            return FigureBook(self.get(code), self.national, agency)
+        found = self._books.get(code)
+        if found is None:
+            found = self._books[code] = FigureBook(self.get(code), self.national)
+        return found
+
+    def plugin_rules(self, region: Region, facts: DeclarationFacts) -> list[Violation]:
+        """What the plugins' ``shebao_check_declaration`` hooks say about a declaration."""
+        out: list[Violation] = []
+        for answer in self.pm.hook.shebao_check_declaration(region=region, facts=facts):
+            out.extend(answer or ())
+        return out
 
     @property
     def codes(self) -> list[str]:
@@ -53,7 +88,9 @@ def build_registry(eps: list[EntryPoint] | None = None) -> RegionRegistry:
     pm.add_hookspecs(RegionSpec)
     if eps is None:
         eps = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    versions: dict[str, str] = {}
     for ep in eps:
+        versions[ep.name] = ep.dist.version if ep.dist is not None else ""
         try:
             plugin = ep.load()
         except Exception as exc:  # any import failure names the plugin
@@ -74,6 +111,8 @@ def build_registry(eps: list[EntryPoint] | None = None) -> RegionRegistry:
         name = impl.plugin_name
         try:
             provided = impl.function()
+        except RegionDataError as exc:
+            raise PluginError(name, exc.file, f"{exc.where}: {exc.problem}" if exc.where else exc.problem) from exc
         except Exception as exc:
             raise PluginError(name, "shebao_regions", f"failed: {exc!r}") from exc
         for region in provided:
@@ -85,12 +124,11 @@ def build_registry(eps: list[EntryPoint] | None = None) -> RegionRegistry:
                     "shebao_regions",
                     f"region {region.code!r} also served by {regions[region.code].plugin!r}",
                 )
-            if region.unit_number_pattern is not None:
-                try:
-                    re.compile(region.unit_number_pattern)
-                except re.error as exc:
-                    raise PluginError(name, region.code, f"bad unit_number_pattern: {exc}") from exc
-            regions[region.code] = LoadedRegion(region, name)
+            errors = [f for f in check_region(region, national()) if f.level == "error"]
+            if errors:
+                where = region.data_file or region.code
+                raise PluginError(name, where, "; ".join(f"{f.where}: {f.message}" for f in errors))
+            regions[region.code] = LoadedRegion(region, name, versions.get(name, ""))
     return RegionRegistry(pm, regions)
 
 
@@ -98,3 +136,40 @@ def build_registry(eps: list[EntryPoint] | None = None) -> RegionRegistry:
 def registry() -> RegionRegistry:
     """The process-wide registry, built on first use (and at start-up by the app)."""
     return build_registry()
+
+
+@dataclass(frozen=True)
+class PluginReport:
+    """What ``shebao regions check`` says about one installed plugin."""
+
+    plugin: str
+    version: str
+    error: str | None  # why it cannot load (start-up would stop with this)
+    findings: dict[str, list]  # region code -> conformance findings (warnings, since errors stop loading)
+
+
+def check_installed(eps: list[EntryPoint] | None = None) -> tuple[list[PluginReport], str | None]:
+    """Load each installed plugin on its own, then all together; nothing else is started.
+
+    Returns a report per plugin and the error of loading them together (two plugins claiming one
+    region code), if any.
+    """
+    if eps is None:
+        eps = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    reports = []
+    for ep in eps:
+        version = ep.dist.version if ep.dist is not None else ""
+        try:
+            alone = build_registry([ep])
+        except PluginError as exc:
+            reports.append(PluginReport(ep.name, version, str(exc), {}))
+            continue
+        findings = {loaded.region.code: check_region(loaded.region, alone.national) for loaded in alone.all()}
+        reports.append(PluginReport(ep.name, version, None, findings))
+    together = None
+    if all(r.error is None for r in reports):
+        try:
+            build_registry(eps)
+        except PluginError as exc:
+            together = str(exc)
+    return reports, together
