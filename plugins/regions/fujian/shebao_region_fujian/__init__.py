@@ -1,25 +1,12 @@
-"""Shebao region plugin: Fujian (福建)."""
+"""Shebao region plugin: Fujian (福建), two rate tables: Fuzhou and Xiamen.
 
-from shebao.platform.regions.api import Region, hookimpl
+Everything is in ``data/``: ``common.toml`` holds what both cities share, ``fuzhou.toml`` and
+``xiamen.toml`` extend it with each city's own figures and rules.
+"""
+
+from shebao.platform.regions.api import Region, hookimpl, load_region
 
 
 @hookimpl
 def shebao_regions() -> list[Region]:
-    return [
-        Region(
-            code="fujian.fuzhou",
-            name_zh="福州",
-            name_en="Fuzhou",
-            unit_number_pattern=r"^\d{13}$",
-            unit_number_hint_zh="13 位数字电脑编码（由税务机关核发）",
-            unit_number_hint_en="the 13-digit computer code issued by the tax bureau",
-        ),
-        Region(
-            code="fujian.xiamen",
-            name_zh="厦门",
-            name_en="Xiamen",
-            unit_number_pattern=r"^\d{13}$",
-            unit_number_hint_zh="13 位数字电脑编码（由税务机关核发）",
-            unit_number_hint_en="the 13-digit computer code issued by the tax bureau",
-        ),
-    ]
+    return [load_region(__package__, "data/fuzhou.toml"), load_region(__package__, "data/xiamen.toml")]

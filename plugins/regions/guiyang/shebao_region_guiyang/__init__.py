@@ -1,14 +1,8 @@
-"""Shebao region plugin: Guiyang (贵阳)."""
+"""Shebao region plugin: Guiyang (贵阳). Everything is in ``data/guiyang.toml``."""
 
-from shebao.platform.regions.api import Region, hookimpl
+from shebao.platform.regions.api import Region, hookimpl, load_region
 
 
 @hookimpl
 def shebao_regions() -> list[Region]:
-    return [
-        Region(
-            code="guiyang",
-            name_zh="贵阳",
-            name_en="Guiyang",
-        ),
-    ]
+    return [load_region(__package__, "data/guiyang.toml")]

@@ -1,14 +1,8 @@
-"""Shebao region plugin: Leshan (乐山)."""
+"""Shebao region plugin: Leshan (乐山, Sichuan). Everything is in ``data/leshan.toml``."""
 
-from shebao.platform.regions.api import Region, hookimpl
+from shebao.platform.regions.api import Region, hookimpl, load_region
 
 
 @hookimpl
 def shebao_regions() -> list[Region]:
-    return [
-        Region(
-            code="leshan",
-            name_zh="乐山",
-            name_en="Leshan",
-        ),
-    ]
+    return [load_region(__package__, "data/leshan.toml")]

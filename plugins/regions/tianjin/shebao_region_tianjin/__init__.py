@@ -1,14 +1,8 @@
-"""Shebao region plugin: Tianjin (天津)."""
+"""Shebao region plugin: Tianjin (天津). Everything is in ``data/tianjin.toml``."""
 
-from shebao.platform.regions.api import Region, hookimpl
+from shebao.platform.regions.api import Region, hookimpl, load_region
 
 
 @hookimpl
 def shebao_regions() -> list[Region]:
-    return [
-        Region(
-            code="tianjin",
-            name_zh="天津",
-            name_en="Tianjin",
-        ),
-    ]
+    return [load_region(__package__, "data/tianjin.toml")]
