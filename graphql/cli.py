@@ -153,6 +153,99 @@ def create_agency_cmd(code: str, name: str, admin_username: str) -> None:
     click.echo(f"agency {new.agency.code} created (id {new.agency.id}); administrator: {admin_username}")
 
 
+@main.group()
+def regions() -> None:
+    """The region plugins installed beside Shebao."""
+
+
+@regions.command("list")
+def regions_list() -> None:
+    """Every region with its plugin and the plugin's version."""
+    from shebao.platform.regions.registry import registry
+
+    try:
+        loaded = registry().all()
+    except PluginError as exc:
+        raise _fail(exc) from None
+    for item in loaded:
+        r = item.region
+        kinds = ", ".join(k.kind.value for k in r.kinds)
+        modes = ", ".join(m.code for m in r.settlement.modes)
+        click.echo(f"{r.code:<16} {r.name_zh}\t{r.name_en:<10} {item.plugin} {item.version or '-':<8} {kinds}; {modes}")
+
+
+@regions.command("check")
+def regions_check() -> None:
+    """Load every plugin and check its data as start-up does; print errors and warnings. Exit 1 on errors."""
+    from shebao.platform.regions.registry import check_installed
+
+    reports, together = check_installed()
+    failed = False
+    for report in reports:
+        version = f" {report.version}" if report.version else ""
+        if report.error:
+            failed = True
+            click.echo(f"FAIL {report.plugin}{version}: {report.error}")
+            continue
+        click.echo(f"ok   {report.plugin}{version}: {', '.join(report.findings) or 'no regions'}")
+        for code, findings in report.findings.items():
+            for finding in findings:
+                click.echo(f"     {code}: {finding}")
+    if together:
+        failed = True
+        click.echo(f"FAIL together: {together}")
+    if failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("region")
+@click.argument("month")
+@click.option("--agency", "agency_code", default=None, help="Apply this agency's policy library (needs the database).")
+def rates(region: str, month: str, agency_code: str | None) -> None:
+    """The figures in force for REGION in MONTH (YYYY-MM), each with its source and confidence."""
+    from shebao.platform.core.month import Month
+    from shebao.platform.regions.registry import registry
+
+    try:
+        when = Month.parse(month, "month")
+        if agency_code is None:
+            book = registry().book(registry().get(region, "region").code)
+        else:
+            book = asyncio.run(_agency_book(agency_code, region))
+        figures = book.at(when).all()
+    except (ShebaoError, PluginError, StartupError) as exc:
+        raise _fail(exc) from None
+    r = book.region
+    click.echo(f"{r.code} {r.name_zh} ({r.name_en}), {when}" + (f", agency {agency_code}" if agency_code else ""))
+    for f in figures:
+        value = f"{f.value}{'%' if f.unit.value.startswith('percent') else ''}"
+        click.echo(
+            f"  {f.name:<36} {value:>10}  {f.unit.value:<15} since {f.since}  {f.layer.label:<8} {f.confidence.value}"
+        )
+        click.echo(f"  {'':<36} {f.source.reference or f.source.title}" + (f" ({f.note})" if f.note else ""))
+
+
+async def _agency_book(agency_code: str, region: str):
+    from shebao.platform.db.engine import make_engine, make_sessionmaker
+    from shebao.platform.db.preflight import prepare_database
+    from shebao.platform.policy.service import figure_book
+    from shebao.platform.tenancy.context import Actor
+    from shebao.platform.tenancy.filters import bind_actor
+    from shebao.platform.tenancy.service import get_agency
+
+    settings = _settings()
+    prepare_database(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            agency = await get_agency(session, agency_code)
+            await bind_actor(session, Actor.system(agency.id))
+            return await figure_book(session, region)
+    finally:
+        await engine.dispose()
+
+
 @main.command()
 def schema() -> None:
     """Print the GraphQL schema (SDL); `shebao schema > graphql/schema.graphql` updates the committed copy."""

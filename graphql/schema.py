@@ -14,17 +14,18 @@ from shebao.graphql.types.auth import AuthMutation, AuthQuery
 from shebao.graphql.types.common import SCALAR_MAP
 from shebao.graphql.types.companies import CompanyMutation, CompanyQuery
 from shebao.graphql.types.people import PeopleMutation, PeopleQuery
+from shebao.graphql.types.regions import RegionMutation, RegionQuery
 from shebao.platform.config import Settings
 from shebao.platform.errors import ShebaoError
 
 
 @strawberry.type
-class Query(AuthQuery, CompanyQuery, PeopleQuery, AuditQuery):
+class Query(AuthQuery, CompanyQuery, PeopleQuery, RegionQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutation, CompanyMutation, PeopleMutation):
+class Mutation(AuthMutation, CompanyMutation, PeopleMutation, RegionMutation):
     pass
 
 

@@ -22,6 +22,8 @@ from shebao.platform.companies.service import create_company
 from shebao.platform.core.month import Month
 from shebao.platform.people.models import EmploymentForm, HouseholdType
 from shebao.platform.people.service import enroll, register_person
+from shebao.platform.policy.service import NewFigure, record_figure
+from shebao.platform.regions.api import Confidence
 from shebao.platform.regions.registry import registry
 from shebao.platform.tenancy.context import Actor
 from shebao.platform.tenancy.filters import bind_actor
@@ -73,13 +75,15 @@ async def seed_demo(session: AsyncSession) -> DemoLogin:
     new = await create_agency(session, DEMO_CODE, "演示人力资源服务有限公司", "admin", password)
     await bind_actor(session, Actor.system(new.agency.id))
     await _seed_companies(session)
+    await _seed_policy(session)
     await session.commit()
     return DemoLogin(DEMO_CODE, "admin", password, created=True)
 
 
 async def _seed_companies(session: AsyncSession) -> None:
+    """In every region: one client company, and people of every household type and employment form
+    the region lists, with bases around its floor and ceiling so clamps and exemptions show."""
     rng = random.Random(20261123)  # noqa: S311 (not a secret: the same demo data every time)
-    households, forms = list(HouseholdType), list(EmploymentForm)
     start = Month(2026, 1)
     n = 0
     for loaded in registry().all():
@@ -103,7 +107,10 @@ async def _seed_companies(session: AsyncSession) -> None:
                 "address": f"{region.name_zh}市示范路 {rng.randint(1, 300)} 号",
             },
         )
-        for i in range(len(households) + 1):
+        households = _codes(region, "household_types", [h.value for h in HouseholdType])
+        forms = _codes(region, "employment_forms", [f.value for f in EmploymentForm])
+        bases = _demo_bases(region.code, start, rng)
+        for i in range(max(len(households), len(forms)) + 1):
             person = await register_person(
                 session, _resident_id(rng, AREAS.get(loaded.plugin, "110105")), NAMES[n % len(NAMES)] + str(n), None
             )
@@ -115,5 +122,38 @@ async def _seed_companies(session: AsyncSession) -> None:
                 start_month=start,
                 household_type=households[i % len(households)],
                 employment_form=forms[i % len(forms)],
-                monthly_base=Decimal(rng.randrange(4000, 30000, 100)),
+                monthly_base=bases[i % len(bases)],
             )
+
+
+async def _seed_policy(session: AsyncSession) -> None:
+    """One entry in the policy library, to show an agency's figure beside the plugin's."""
+    if "tianjin" not in registry().codes:
+        return
+    await record_figure(
+        session,
+        NewFigure(
+            region_code="tianjin",
+            name="large_medical.employee_amount",
+            since=Month(2026, 1),
+            value="10",
+            source="演示数据：示例金额，非官方数字 (demo value, not official)",
+            confidence=Confidence.ASSUMPTION,
+            note="Tianjin's employee large-medical amount was not found; an agency records the bureau's figure here.",
+        ),
+    )
+
+
+def _codes(region, list_name: str, fallback: list[str]) -> list[str]:
+    coded = region.coded_list(list_name)
+    return list(coded.codes) if coded is not None else fallback
+
+
+def _demo_bases(code: str, month: Month, rng: random.Random) -> list[Decimal]:
+    """At the floor, in between, and above the ceiling (billed at the ceiling)."""
+    figures = registry().book(code).at(month)
+    floor, ceiling = figures.number("base.floor"), figures.number("base.ceiling")
+    if floor is None or ceiling is None:
+        return [Decimal(rng.randrange(5000, 20000, 100))]
+    middle = Decimal(rng.randrange(int(floor) + 100, int(ceiling), 100))
+    return [Decimal(floor).quantize(Decimal("0.01")), middle, Decimal(int(ceiling) + 5000), middle + 1000]

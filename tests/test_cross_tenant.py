@@ -21,6 +21,7 @@ from shebao.platform.companies import service as companies
 from shebao.platform.core.month import Month
 from shebao.platform.db.base import tenant_models
 from shebao.platform.people import service as people
+from shebao.platform.policy import service as policy
 from shebao.platform.tenancy.context import Actor
 from tests.factories import company_values, resident_id
 
@@ -117,6 +118,11 @@ OPERATIONS = [
         f'mutation($person:ID!){{ r: updatePerson(input:{{id:$person, name:"hijacked"}}){{ {NOT_FOUND_PAYLOAD} }} }}',
         "not_found",
     ),
+    Op(
+        "Mutation.withdrawPolicyFigure",
+        f'mutation($figure:ID!){{ r: withdrawPolicyFigure(id:$figure, reason:"x"){{ {NOT_FOUND_PAYLOAD} }} }}',
+        "not_found",
+    ),
 ]
 
 
@@ -180,6 +186,9 @@ async def _agency_with_everything(make_agency, session_as):
         await s.refresh(user)
         await auth._issue(s, user, auth.API, "erp", ["companies:read"], None)
         token = (await auth.list_api_tokens(s, operator.id))[0]
+        figure = await policy.record_figure(
+            s, policy.NewFigure("tianjin", "base.floor", Month(2026, 7), "5500", "津人社局发〔2026〕示例号")
+        )
         await s.commit()
     ids = {
         "company": company.id,
@@ -188,6 +197,7 @@ async def _agency_with_everything(make_agency, session_as):
         "user": operator.id,
         "change": change.id,
         "token": token.id,
+        "figure": figure.id,
     }
     return a, {k: str(v) for k, v in ids.items()}
 
@@ -225,4 +235,4 @@ async def test_other_agency_ids_are_not_found_and_change_nothing(make_agency, se
                 codes = {e["code"] for e in result["errors"]}
                 assert codes == {"NOT_FOUND"}, result
             assert await _snapshot(session_as, victim) == before, f"{op.name} changed agency A's rows"
-    assert len(OPERATIONS) >= 19
+    assert len(OPERATIONS) >= 20

@@ -15,6 +15,7 @@ class Permission(StrEnum):
     PERSONS_READ = "persons:read"
     PERSONS_WRITE = "persons:write"
     AUDIT_READ = "audit:read"
+    POLICY_MANAGE = "policy:manage"
 
     @property
     def label_zh(self) -> str:
@@ -29,6 +30,7 @@ LABELS_ZH = {
     Permission.PERSONS_READ: "参保人员查询",
     Permission.PERSONS_WRITE: "参保人员维护",
     Permission.AUDIT_READ: "操作日志查询",
+    Permission.POLICY_MANAGE: "政策参数维护",
 }
 
 

@@ -5,6 +5,7 @@ from shebao.platform.auth.models import AuthToken, User, UserCompanyScope, UserP
 from shebao.platform.companies.models import ClientCompany, CompanyChangeRequest
 from shebao.platform.db.base import Base
 from shebao.platform.people.models import Enrollment, Person
+from shebao.platform.policy.models import PolicyFigure
 from shebao.platform.tenancy.models import Agency
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "CompanyChangeRequest",
     "Enrollment",
     "Person",
+    "PolicyFigure",
     "User",
     "UserCompanyScope",
     "UserPermission",
