@@ -44,6 +44,21 @@ def camel(name: str) -> str:
     return head + "".join(w.title() for w in rest)
 
 
+def check_code(region: Region, key: str, value: str, problems: Problems) -> None:
+    """``value`` of the coded field ``key`` (household_type, ...) must be in the region's list."""
+    coded = region.coded_list(CODED_FIELDS[key])
+    if coded is not None and coded.get(value) is None:
+        problems.add(
+            ErrorCode.INVALID_CODE,
+            camel(key),
+            value=value,
+            list=coded.label_zh,
+            list_en=coded.label_en,
+            allowed="、".join(f"{v.code}（{v.label_zh}）" for v in coded.values),
+            region=region.name_zh,
+        )
+
+
 @dataclass(frozen=True)
 class RuleOutcome:
     problems: list[Problem]
@@ -65,18 +80,9 @@ def check_declaration(book: FigureBook, facts: DeclarationFacts, plugin_rules=No
             problems.add(ErrorCode.REQUIRED, camel(key))
     if present("id_number"):
         problems.check(check_resident_id, values["id_number"], field="idNumber")
-    for key, list_name in CODED_FIELDS.items():
-        coded = region.coded_list(list_name)
-        if present(key) and coded is not None and coded.get(values[key]) is None:
-            problems.add(
-                ErrorCode.INVALID_CODE,
-                camel(key),
-                value=values[key],
-                list=coded.label_zh,
-                list_en=coded.label_en,
-                allowed="、".join(f"{v.code}（{v.label_zh}）" for v in coded.values),
-                region=region.name_zh,
-            )
+    for key in CODED_FIELDS:
+        if present(key):
+            check_code(region, key, values[key], problems)
     _check_months(values, problems)
     _check_base(book, kind, values, problems)
     _check_state(book, facts, problems)

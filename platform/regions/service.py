@@ -18,6 +18,7 @@ from shebao.platform.policy.service import figure_book
 from shebao.platform.regions.contributions import ContributionInput, ContributionLine, RateCard
 from shebao.platform.regions.figures import ResolvedFigure
 from shebao.platform.regions.registry import LoadedRegion, registry
+from shebao.platform.regions.rules import check_code
 
 
 def list_regions() -> list[LoadedRegion]:
@@ -63,21 +64,8 @@ async def calculate(
     region = registry().get(code, "code")
     problems = Problems()
     amount = problems.check(parse_base, base, "base")
-    for field, value, list_name in (
-        ("householdType", household_type, "household_types"),
-        ("employmentForm", employment_form, "employment_forms"),
-    ):
-        coded = region.coded_list(list_name)
-        if coded is not None and coded.get(value) is None:
-            problems.add(
-                ErrorCode.INVALID_CODE,
-                field,
-                value=value,
-                list=coded.label_zh,
-                list_en=coded.label_en,
-                allowed="、".join(f"{v.code}（{v.label_zh}）" for v in coded.values),
-                region=region.name_zh,
-            )
+    check_code(region, "household_type", household_type, problems)
+    check_code(region, "employment_form", employment_form, problems)
     if industry_grade not in INDUSTRY_GRADES.get(industry_class, ()):
         allowed = "/".join(map(str, INDUSTRY_GRADES.get(industry_class, INDUSTRY_GRADES[2])))
         problems.add(ErrorCode.INVALID_INDUSTRY_CLASS, "industryClass", allowed=allowed)
