@@ -14,18 +14,19 @@ from shebao.graphql.types.auth import AuthMutation, AuthQuery
 from shebao.graphql.types.common import SCALAR_MAP
 from shebao.graphql.types.companies import CompanyMutation, CompanyQuery
 from shebao.graphql.types.people import PeopleMutation, PeopleQuery
-from shebao.graphql.types.regions import RegionMutation, RegionQuery
+from shebao.graphql.types.policy import PolicyMutation, PolicyQuery
+from shebao.graphql.types.regions import RegionQuery
 from shebao.platform.config import Settings
 from shebao.platform.errors import ShebaoError
 
 
 @strawberry.type
-class Query(AuthQuery, CompanyQuery, PeopleQuery, RegionQuery, AuditQuery):
+class Query(AuthQuery, CompanyQuery, PeopleQuery, RegionQuery, PolicyQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutation, CompanyMutation, PeopleMutation, RegionMutation):
+class Mutation(AuthMutation, CompanyMutation, PeopleMutation, PolicyMutation):
     pass
 
 

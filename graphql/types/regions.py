@@ -1,79 +1,29 @@
-"""Regions over GraphQL: rules, coded lists, forms, settlement semantics, figures in force, a calculator,
-and the agency's policy library."""
+"""Regions over GraphQL: rules, coded lists, forms, settlement semantics, figures in force, a calculator."""
 
 from __future__ import annotations
 
-import enum
-from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
 from strawberry.types import Info
 
-from shebao.graphql.errors import UserError, run_mutation
 from shebao.graphql.permissions import requires
-from shebao.graphql.types.common import Connection, Month, page_request, to_connection
-from shebao.graphql.types.companies import parse_id
-from shebao.platform.auth.permissions import Permission
-from shebao.platform.policy import service as policy
-from shebao.platform.policy.models import PolicyFigure
+from shebao.graphql.types.common import Month
+from shebao.graphql.types.figures import (
+    BaseLimitActionEnum,
+    Calculation,
+    ContributionLineType,
+    DeclarationKindEnum,
+    DocumentKindEnum,
+    Figure,
+    InsuranceKindEnum,
+    SettlePreconditionEnum,
+    SideEnum,
+)
 from shebao.platform.regions import api
 from shebao.platform.regions import service as regions
-from shebao.platform.regions.contributions import Charge, ContributionLine
-from shebao.platform.regions.figures import Layer, ResolvedFigure
 from shebao.platform.regions.registry import LoadedRegion
 from shebao.platform.regions.rules import CORE_REQUIRED
-
-InsuranceKindEnum = strawberry.enum(api.InsuranceKind, name="InsuranceKind")
-ConfidenceEnum = strawberry.enum(api.Confidence, name="Confidence")
-UnitEnum = strawberry.enum(api.Unit, name="FigureUnit")
-DeclarationKindEnum = strawberry.enum(api.DeclarationKind, name="DeclarationKind")
-DocumentKindEnum = strawberry.enum(api.DocumentKind, name="DocumentKind")
-SettlePreconditionEnum = strawberry.enum(api.SettlePrecondition, name="SettlePrecondition")
-SideEnum = strawberry.enum(api.Side, name="Side")
-BaseLimitActionEnum = strawberry.enum(api.BaseLimitAction, name="BaseLimitAction")
-
-
-@strawberry.enum(description="Where a figure comes from; at the same month the agency's wins, then the region's.")
-class FigureLayer(enum.Enum):
-    NATIONAL = "national"
-    REGION = "region"
-    AGENCY = "agency"
-
-
-@strawberry.type(description="A dated figure in force for a month, with where it comes from.")
-class Figure:
-    name: str
-    value: str = strawberry.field(description="Exact decimal text (or a rounding mode); rates are percent.")
-    unit: UnitEnum
-    since: Month
-    layer: FigureLayer
-    confidence: ConfidenceEnum
-    source_title: str
-    source_reference: str
-    source_url: str
-    reviewed: date | None
-    note: str
-    policy_figure_id: strawberry.ID | None
-
-    @classmethod
-    def of(cls, f: ResolvedFigure | None) -> Figure | None:
-        if f is None:
-            return None
-        return cls(
-            name=f.name,
-            value=str(f.value),
-            unit=f.unit,
-            since=f.since,
-            layer=FigureLayer(Layer(f.layer).label),
-            confidence=f.confidence,
-            source_title=f.source.title,
-            source_reference=f.source.reference,
-            source_url=f.source.url,
-            reviewed=f.reviewed,
-            note=f.note,
-            policy_figure_id=strawberry.ID(str(f.policy_id)) if f.policy_id else None,
-        )
 
 
 @strawberry.type
@@ -198,82 +148,6 @@ class Source:
     title: str
     reference: str
     url: str
-
-
-@strawberry.type(description="An exemption applied to one side: why nothing is charged.")
-class AppliedExemption:
-    rule: str
-    label_zh: str
-    label_en: str
-
-
-@strawberry.type(description="One side (employer or employee) of a contribution line.")
-class ContributionCharge:
-    side: SideEnum
-    amount: Decimal
-    rate: Decimal | None = strawberry.field(description="Percent of the base used.")
-    fixed: Decimal | None
-    figure: Figure | None
-    class_rate: Figure | None = strawberry.field(description="Work injury: the industry class's base rate.")
-    grade: int | None
-    exemption: AppliedExemption | None
-
-    @classmethod
-    def of(cls, c: Charge) -> ContributionCharge:
-        e = c.exemption
-        return cls(
-            side=c.side,
-            amount=c.amount,
-            rate=c.rate,
-            fixed=c.fixed,
-            figure=Figure.of(c.figure),
-            class_rate=Figure.of(c.class_figure),
-            grade=c.grade,
-            exemption=AppliedExemption(rule=e.rule, label_zh=e.label_zh, label_en=e.label_en) if e else None,
-        )
-
-
-@strawberry.type(description="One insurance kind for one person and month; `explanation` says how it was computed.")
-class ContributionLineType:
-    kind: InsuranceKindEnum
-    label_zh: str
-    base_declared: Decimal
-    base_used: Decimal | None
-    clamp: str | None = strawberry.field(description='"floor" or "ceiling" when the base was moved to a limit.')
-    limit: Figure | None
-    employer: ContributionCharge
-    employee: ContributionCharge
-    total: Decimal
-    rounding: str
-    explanation: list[str]
-
-    @classmethod
-    def of(cls, line: ContributionLine) -> ContributionLineType:
-        return cls(
-            kind=line.kind,
-            label_zh=line.label_zh,
-            base_declared=line.base_declared,
-            base_used=line.base_used,
-            clamp=line.clamp,
-            limit=Figure.of(line.limit),
-            employer=ContributionCharge.of(line.employer),
-            employee=ContributionCharge.of(line.employee),
-            total=line.total,
-            rounding=line.rounding.describe(),
-            explanation=line.explain(),
-        )
-
-
-ContributionLineType.__strawberry_definition__.name = "ContributionLine"
-
-
-@strawberry.type(description="What one person would be billed for a month (nothing is stored).")
-class Calculation:
-    month: Month
-    lines: list[ContributionLineType]
-    employer_total: Decimal
-    employee_total: Decimal
-    total: Decimal
 
 
 @strawberry.type(description="A region served by a plugin: its rules, forms and settlement semantics.")
@@ -455,66 +329,6 @@ class Region:
         )
 
 
-@strawberry.type(description="A figure in the agency's policy library (its own, over the plugin's).")
-class PolicyFigureType:
-    id: strawberry.ID
-    region_code: str
-    name: str
-    since: Month
-    value: str
-    source: str
-    source_url: str | None
-    confidence: ConfidenceEnum
-    note: str | None
-    active: bool
-    recorded_by: strawberry.ID | None
-    created_at: datetime
-    withdrawn_at: datetime | None
-    withdrawn_by: strawberry.ID | None
-    withdraw_reason: str | None
-
-    @classmethod
-    def of(cls, m: PolicyFigure) -> PolicyFigureType:
-        return cls(
-            id=strawberry.ID(str(m.id)),
-            region_code=m.region_code,
-            name=m.name,
-            since=m.since,
-            value=m.value,
-            source=m.source,
-            source_url=m.source_url,
-            confidence=m.confidence,
-            note=m.note,
-            active=m.active,
-            recorded_by=strawberry.ID(str(m.recorded_by)) if m.recorded_by else None,
-            created_at=m.created_at,
-            withdrawn_at=m.withdrawn_at,
-            withdrawn_by=strawberry.ID(str(m.withdrawn_by)) if m.withdrawn_by else None,
-            withdraw_reason=m.withdraw_reason,
-        )
-
-
-PolicyFigureType.__strawberry_definition__.name = "PolicyFigure"
-
-
-@strawberry.input(description="A figure the agency has (the bureau's notice, say), used from `since` on.")
-class RecordPolicyFigureInput:
-    region_code: str
-    name: str = strawberry.field(description="A parameter name, e.g. base.floor or pension.employer_rate.")
-    since: Month
-    value: str = strawberry.field(description="Rates in percent (16 = 16%), amounts in yuan.")
-    source: str = strawberry.field(description="The official document, e.g. 津人社局发〔2026〕12号.")
-    source_url: str | None = None
-    confidence: ConfidenceEnum = api.Confidence.OFFICIAL
-    note: str | None = None
-
-
-@strawberry.type
-class PolicyFigurePayload:
-    figure: PolicyFigureType | None = None
-    errors: list[UserError]
-
-
 @strawberry.type
 class RegionQuery:
     @strawberry.field(extensions=requires(), description="Every region the installed plugins serve.")
@@ -525,36 +339,3 @@ class RegionQuery:
     def region(self, code: str) -> Region | None:
         found = next((r for r in regions.list_regions() if r.region.code == code), None)
         return Region.of(found) if found else None
-
-    @strawberry.field(extensions=requires(), description="The agency's own figures, newest first.")
-    async def policy_figures(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        region_code: str | None = None,
-        name: str | None = None,
-        include_withdrawn: bool = False,
-    ) -> Connection[PolicyFigureType]:
-        page = await info.context.call(
-            policy.list_figures,
-            page_request(first, after),
-            region_code=region_code,
-            name=name,
-            include_withdrawn=include_withdrawn,
-        )
-        return to_connection(page, PolicyFigureType.of)
-
-
-@strawberry.type
-class RegionMutation:
-    @strawberry.mutation(extensions=requires(Permission.POLICY_MANAGE))
-    async def record_policy_figure(self, info: Info, input: RecordPolicyFigureInput) -> PolicyFigurePayload:
-        new = policy.NewFigure(**vars(input))
-        row, errors = await run_mutation(info, policy.record_figure, new)
-        return PolicyFigurePayload(figure=PolicyFigureType.of(row) if row else None, errors=errors)
-
-    @strawberry.mutation(extensions=requires(Permission.POLICY_MANAGE))
-    async def withdraw_policy_figure(self, info: Info, id: strawberry.ID, reason: str) -> PolicyFigurePayload:
-        row, errors = await run_mutation(info, lambda s: policy.withdraw_figure(s, parse_id(id), reason))
-        return PolicyFigurePayload(figure=PolicyFigureType.of(row) if row else None, errors=errors)
