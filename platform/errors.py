@@ -68,6 +68,15 @@ class ErrorCode(StrEnum):
     ALREADY_PAID = "ALREADY_PAID"
     REGION_RULE = "REGION_RULE"
     ALREADY_WITHDRAWN = "ALREADY_WITHDRAWN"
+    # attachments
+    ATTACHMENT_EMPTY = "ATTACHMENT_EMPTY"
+    ATTACHMENT_TOO_LARGE = "ATTACHMENT_TOO_LARGE"
+    ATTACHMENT_TYPE = "ATTACHMENT_TYPE"
+    # declarations
+    NOT_DRAFT = "NOT_DRAFT"
+    NOT_SUBMITTED = "NOT_SUBMITTED"
+    NOT_ENROLLED = "NOT_ENROLLED"
+    IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
     # request shape
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
@@ -222,6 +231,31 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.ALREADY_PAID: ("{kind} 已缴费，不能回退", "The {kind} is paid and cannot be rolled back"),
     ErrorCode.REGION_RULE: ("{message}", "{message_en}"),
     ErrorCode.ALREADY_WITHDRAWN: ("该参数已于 {at} 撤回", "The figure was withdrawn on {at}"),
+    ErrorCode.ATTACHMENT_EMPTY: ("附件是空文件", "The attachment is empty"),
+    ErrorCode.ATTACHMENT_TOO_LARGE: (
+        "附件 {size} 字节，超过上限 {max} 字节（5 MB）",
+        "The attachment has {size} bytes, more than the {max} allowed (5 MB)",
+    ),
+    ErrorCode.ATTACHMENT_TYPE: (
+        "附件须为 JPG、PNG 或 PDF（按文件内容判断，不看文件名）",
+        "Attachments must be JPG, PNG or PDF (judged by the content, not the file name)",
+    ),
+    ErrorCode.NOT_DRAFT: (
+        "申报状态为 {status}，只有待提交的申报可以修改、删除或提交",
+        "The declaration is {status}: only drafts can be edited, deleted or submitted",
+    ),
+    ErrorCode.NOT_SUBMITTED: (
+        "申报状态为 {status}，只有审核中的申报可以审核",
+        "The declaration is {status}: only submitted declarations can be reviewed",
+    ),
+    ErrorCode.NOT_ENROLLED: (
+        "该人员在本单位没有 {month} 有效的参保关系",
+        "This person has no enrollment at this company in force in {month}",
+    ),
+    ErrorCode.IDEMPOTENCY_MISMATCH: (
+        "幂等键 {key} 已用于另一笔不同的申报",
+        "The idempotency key {key} was already used for a different declaration",
+    ),
     ErrorCode.QUERY_TOO_DEEP: ("查询嵌套层数超过 {max}", "The query is nested deeper than {max}"),
     ErrorCode.QUERY_TOO_LARGE: ("查询过大", "The query is too large"),
     ErrorCode.INTERNAL_ERROR: ("服务器内部错误，已记录", "Unexpected error (logged)"),

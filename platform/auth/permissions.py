@@ -16,6 +16,8 @@ class Permission(StrEnum):
     PERSONS_WRITE = "persons:write"
     AUDIT_READ = "audit:read"
     POLICY_MANAGE = "policy:manage"
+    DECLARATIONS_WRITE = "declarations:write"
+    DECLARATIONS_REVIEW = "declarations:review"
 
     @property
     def label_zh(self) -> str:
@@ -31,6 +33,8 @@ LABELS_ZH = {
     Permission.PERSONS_WRITE: "参保人员维护",
     Permission.AUDIT_READ: "操作日志查询",
     Permission.POLICY_MANAGE: "政策参数维护",
+    Permission.DECLARATIONS_WRITE: "申报业务办理",
+    Permission.DECLARATIONS_REVIEW: "申报业务审核",
 }
 
 

@@ -20,6 +20,7 @@ from shebao.platform.companies.service import get_company
 from shebao.platform.core.identity import check_mobile, check_resident_id
 from shebao.platform.core.month import Month
 from shebao.platform.core.pagination import Page, PageRequest, paginate
+from shebao.platform.declarations.models import EnrollmentBase
 from shebao.platform.errors import ErrorCode, Problems, ShebaoError
 from shebao.platform.people.models import EmploymentForm, Enrollment, Gender, HouseholdType, Person
 from shebao.platform.tenancy.session import current_actor
@@ -234,6 +235,12 @@ async def enroll(
         monthly_base=base,
     )
     session.add(row)
+    await session.flush()
+    session.add(
+        EnrollmentBase(
+            agency_id=actor.agency_id, enrollment_id=row.id, company_id=company.id, since=start_month, base=base
+        )
+    )
     await session.flush()
     await audit.record(
         session, "enrollment.create", "enrollment", row.id, after=audit.snapshot(row), company_id=company.id
