@@ -13,6 +13,7 @@ from shebao.graphql.types.audit import AuditQuery
 from shebao.graphql.types.auth import AuthMutation, AuthQuery
 from shebao.graphql.types.common import SCALAR_MAP
 from shebao.graphql.types.companies import CompanyMutation, CompanyQuery
+from shebao.graphql.types.declarations import DeclarationMutation, DeclarationQuery
 from shebao.graphql.types.people import PeopleMutation, PeopleQuery
 from shebao.graphql.types.policy import PolicyMutation, PolicyQuery
 from shebao.graphql.types.regions import RegionQuery
@@ -21,12 +22,12 @@ from shebao.platform.errors import ShebaoError
 
 
 @strawberry.type
-class Query(AuthQuery, CompanyQuery, PeopleQuery, RegionQuery, PolicyQuery, AuditQuery):
+class Query(AuthQuery, CompanyQuery, PeopleQuery, DeclarationQuery, RegionQuery, PolicyQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutation, CompanyMutation, PeopleMutation, PolicyMutation):
+class Mutation(AuthMutation, CompanyMutation, PeopleMutation, DeclarationMutation, PolicyMutation):
     pass
 
 

@@ -20,8 +20,10 @@ from shebao.platform.auth.users import UserInput, create_user
 from shebao.platform.companies import service as companies
 from shebao.platform.core.month import Month
 from shebao.platform.db.base import tenant_models
+from shebao.platform.declarations import service as declarations
 from shebao.platform.people import service as people
 from shebao.platform.policy import service as policy
+from shebao.platform.regions.api import DeclarationKind
 from shebao.platform.tenancy.context import Actor
 from tests.factories import company_values, resident_id
 
@@ -118,6 +120,69 @@ OPERATIONS = [
         f'mutation($person:ID!){{ r: updatePerson(input:{{id:$person, name:"hijacked"}}){{ {NOT_FOUND_PAYLOAD} }} }}',
         "not_found",
     ),
+    Op("Query.declaration", "query($draft:ID!){ r: declaration(id:$draft){ id } }", "null"),
+    Op(
+        "Query.declarations",
+        "query($company:ID!,$person:ID!){ r: declarations(filter:{companyId:$company, personId:$person})"
+        "{ totalCount nodes { id } } }",
+        "empty",
+    ),
+    *[
+        Op(
+            f"Mutation.{name}",
+            f"mutation($company:ID!{', $submitted:ID!' * ('$submitted' in fields)})"
+            f"{{ r: {name}(input:{{companyId:$company, {fields}}})"
+            f"{{ {NOT_FOUND_PAYLOAD} }} }}",
+            "not_found",
+        )
+        for name, fields in (
+            (
+                "declareAdd",
+                'idNumber:"120104198512127625", name:"x", householdType:"local_urban",'
+                ' employmentForm:"contract", startMonth:"2026-11", monthlyBase:"8000"',
+            ),
+            ("declareStop", 'idNumber:"120104198512127625", stopMonth:"2026-11", stopReason:"stop_payment"'),
+            ("declareBaseChange", 'idNumber:"120104198512127625", changeMonth:"2026-11", monthlyBase:"8000"'),
+            (
+                "declareBackPayment",
+                'idNumber:"120104198512127625", fromMonth:"2026-01", toMonth:"2026-02", monthlyBase:"8000"',
+            ),
+            ("declareCorrection", 'idNumber:"120104198512127625", phone:"13800138000"'),
+            ("declareRollback", "targetId:$submitted"),
+            ("declareBaseChanges", 'changeMonth:"2026-11", rows:[{idNumber:"120104198512127625", monthlyBase:"8000"}]'),
+        )
+    ],
+    Op(
+        "Mutation.updateDeclaration",
+        'mutation($draft:ID!){ r: updateDeclaration(input:{id:$draft, monthlyBase:"1"})'
+        f"{{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.deleteDeclaration",
+        f"mutation($draft:ID!){{ r: deleteDeclaration(id:$draft){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.submitDeclarations",
+        f"mutation($draft:ID!){{ r: submitDeclarations(ids:[$draft]){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.submitPendingDeclarations",
+        f"mutation($company:ID!){{ r: submitPendingDeclarations(companyIds:[$company]){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.approveDeclarations",
+        f"mutation($submitted:ID!){{ r: approveDeclarations(ids:[$submitted]){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.rejectDeclarations",
+        f'mutation($submitted:ID!){{ r: rejectDeclarations(ids:[$submitted], reason:"x"){{ {NOT_FOUND_PAYLOAD} }} }}',
+        "not_found",
+    ),
     Op(
         "Mutation.withdrawPolicyFigure",
         f'mutation($figure:ID!){{ r: withdrawPolicyFigure(id:$figure, reason:"x"){{ {NOT_FOUND_PAYLOAD} }} }}',
@@ -186,6 +251,19 @@ async def _agency_with_everything(make_agency, session_as):
         await s.refresh(user)
         await auth._issue(s, user, auth.API, "erp", ["companies:read"], None)
         token = (await auth.list_api_tokens(s, operator.id))[0]
+        draft = await declarations.create_declaration(
+            s,
+            company.id,
+            DeclarationKind.BASE_CHANGE,
+            {"id_number": person.id_number, "change_month": "2026-11", "monthly_base": "9000"},
+        )
+        submitted = await declarations.create_declaration(
+            s,
+            company.id,
+            DeclarationKind.BACK_PAYMENT,
+            {"id_number": person.id_number, "from_month": "2026-01", "to_month": "2026-02", "monthly_base": "9000"},
+        )
+        await declarations.submit(s, [submitted.id])
         figure = await policy.record_figure(
             s, policy.NewFigure("tianjin", "base.floor", Month(2026, 7), "5500", "津人社局发〔2026〕示例号")
         )
@@ -198,6 +276,8 @@ async def _agency_with_everything(make_agency, session_as):
         "change": change.id,
         "token": token.id,
         "figure": figure.id,
+        "draft": draft.id,
+        "submitted": submitted.id,
     }
     return a, {k: str(v) for k, v in ids.items()}
 
@@ -235,4 +315,4 @@ async def test_other_agency_ids_are_not_found_and_change_nothing(make_agency, se
                 codes = {e["code"] for e in result["errors"]}
                 assert codes == {"NOT_FOUND"}, result
             assert await _snapshot(session_as, victim) == before, f"{op.name} changed agency A's rows"
-    assert len(OPERATIONS) >= 20
+    assert len(OPERATIONS) >= 35

@@ -41,6 +41,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_savepoint(conn, _name) -> None:
+    # The driver emits BEGIN lazily, before the first write: a SAVEPOINT taken before any write would
+    # live outside a transaction, and releasing it would commit (a bulk action that fails later
+    # would keep its first rows). Begin the transaction first.
+    if not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN")
+
+
 def make_engine(url: str, *, pool: bool = True, echo: bool = False) -> AsyncEngine:
     kwargs = {"echo": echo}
     if not pool:
@@ -48,6 +56,7 @@ def make_engine(url: str, *, pool: bool = True, echo: bool = False) -> AsyncEngi
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint)
     return engine
 
 

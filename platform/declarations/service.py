@@ -425,3 +425,36 @@ async def list_declarations(
         if value is not None:
             stmt = stmt.where(column == value)
     return await paginate(session, stmt, Declaration.id, page)
+
+
+MAX_BATCH_ROWS = 500  # larger files go through the batch workbooks, as a job
+
+
+async def create_base_changes(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    change_month: Month,
+    rows: list[dict[str, Any]],
+    idempotency_key: str | None = None,
+) -> list[Declaration]:
+    """The yearly base declaration: one base change per row, all drafted or none; problems by row."""
+    if not rows:
+        raise ShebaoError.of(ErrorCode.REQUIRED, "rows")
+    if len(rows) > MAX_BATCH_ROWS:
+        raise ShebaoError.of(ErrorCode.TOO_LONG, "rows", max=MAX_BATCH_ROWS)
+    problems = Problems()
+    out = []
+    for i, row in enumerate(rows):
+        key = f"{idempotency_key}#{i}" if idempotency_key else None
+        values = {
+            "id_number": row.get("id_number"),
+            "monthly_base": row.get("monthly_base"),
+            "change_month": change_month,
+        }
+        try:
+            async with session.begin_nested():
+                out.append(await create_declaration(session, company_id, DeclarationKind.BASE_CHANGE, values, key))
+        except ShebaoError as err:
+            problems.extend(err, prefix=f"rows.{i}")
+    problems.raise_if_any()
+    return out
