@@ -247,15 +247,7 @@ async def update_draft(
     _fill(row, row.kind, values, target)
     row.notices = notices
     await session.flush()
-    await audit.record(
-        session,
-        "declaration.update",
-        "declaration",
-        row.id,
-        before=before,
-        after=audit.snapshot(row),
-        company_id=company.id,
-    )
+    await _log(session, "update", row, before)
     return row
 
 
@@ -325,15 +317,7 @@ async def _submit_one(session: AsyncSession, declaration_id: uuid.UUID) -> Decla
     row.status, row.submitted_at = DeclarationStatus.SUBMITTED, utcnow()
     review = row.kind in registry().get(company.region_code).settlement.review_required
     await session.flush()
-    await audit.record(
-        session,
-        "declaration.submit",
-        "declaration",
-        row.id,
-        before=before,
-        after=audit.snapshot(row),
-        company_id=company.id,
-    )
+    await _log(session, "submit", row, before)
     if not review:  # the region approves this kind on submission
         await _approve(session, row, company, reviewer=None)
     return row
@@ -371,15 +355,7 @@ async def _review_one(session, declaration_id: uuid.UUID, *, approve: bool, reas
         reason,
     )
     await session.flush()
-    await audit.record(
-        session,
-        "declaration.reject",
-        "declaration",
-        row.id,
-        before=before,
-        after=audit.snapshot(row),
-        company_id=company.id,
-    )
+    await _log(session, "reject", row, before)
     return row
 
 
@@ -388,15 +364,7 @@ async def _approve(session, row: Declaration, company: ClientCompany, reviewer: 
     await apply_declaration(session, row, company)
     row.status, row.reviewed_by, row.reviewed_at = DeclarationStatus.APPROVED, reviewer, utcnow()
     await session.flush()  # the version column makes a concurrent second approval fail here
-    await audit.record(
-        session,
-        "declaration.approve",
-        "declaration",
-        row.id,
-        before=before,
-        after=audit.snapshot(row),
-        company_id=company.id,
-    )
+    await _log(session, "approve", row, before)
 
 
 @dataclass(frozen=True)
