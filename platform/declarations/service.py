@@ -50,8 +50,9 @@ def _hash(company_id: uuid.UUID, kind: DeclarationKind, values: dict[str, Any]) 
 
 
 async def get_declaration(session: AsyncSession, declaration_id: uuid.UUID, field: str = "id") -> Declaration:
-    row = await session.get(Declaration, (current_actor(session).agency_id, declaration_id))
-    if row is None or not current_actor(session).in_scope(row.company_id):
+    # A SELECT, not session.get(): the tenant and company-scope criteria apply to statements.
+    row = await session.scalar(select(Declaration).where(Declaration.id == declaration_id))
+    if row is None:
         raise ShebaoError.of(ErrorCode.NOT_FOUND, field, entity=ENTITY)
     return row
 

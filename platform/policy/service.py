@@ -176,7 +176,7 @@ async def _withdraw(session: AsyncSession, row: PolicyFigure, reason: str) -> No
 
 
 async def get_figure(session: AsyncSession, figure_id: uuid.UUID) -> PolicyFigure:
-    row = await session.get(PolicyFigure, (current_actor(session).agency_id, figure_id))
+    row = await session.scalar(select(PolicyFigure).where(PolicyFigure.id == figure_id))
     if row is None:
         raise ShebaoError.of(ErrorCode.NOT_FOUND, "id", entity="政策参数 / policy figure")
     return row
