@@ -1,4 +1,5 @@
-"""The Litestar application: GraphQL at /graphql (GraphiQL in a browser), health at /health."""
+"""The Litestar application: GraphQL at /graphql (GraphiQL in a browser), health at /health,
+and the declaration attachments (graphql/files.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from strawberry.litestar import make_graphql_controller
 
 from shebao.graphql.context import AuthFailure, get_context
+from shebao.graphql.files import download_attachment, upload_attachment
 from shebao.graphql.schema import build_schema
 from shebao.platform.config import Settings
 from shebao.platform.db.engine import make_engine, make_sessionmaker
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
         allow_queries_via_get=False,
     )
     return Litestar(
-        route_handlers=[controller, health],
+        route_handlers=[controller, health, upload_attachment, download_attachment],
         lifespan=[database],
         state=State({"settings": settings}),
         exception_handlers={AuthFailure: _auth_failure},

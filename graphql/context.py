@@ -57,6 +57,21 @@ def request_id(request: Request) -> str:
     return given[:64] if given and given.isprintable() else uuid.uuid4().hex
 
 
+async def authenticate_request(request: Request, session: AsyncSession, lang: str, rid: str) -> Actor | None:
+    """The actor of a ``Bearer`` token (None without one); a bad token is an AuthFailure (401)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthFailure(ShebaoError.of(ErrorCode.TOKEN_INVALID), lang)
+    try:
+        return await auth.authenticate(session, token.strip(), rid)
+    except ShebaoError as err:
+        await session.rollback()
+        raise AuthFailure(err, lang) from None
+
+
 async def get_context(request: Request, state: State) -> AsyncGenerator[Context, None]:
     from shebao.graphql.loaders import Loaders  # the loaders need the context class
 
@@ -64,17 +79,7 @@ async def get_context(request: Request, state: State) -> AsyncGenerator[Context,
     session: AsyncSession = state.sessionmaker()
     lang, rid = language(request), request_id(request)
     try:
-        actor: Actor | None = None
-        header = request.headers.get("authorization")
-        if header is not None:
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise AuthFailure(ShebaoError.of(ErrorCode.TOKEN_INVALID), lang)
-            try:
-                actor = await auth.authenticate(session, token.strip(), rid)
-            except ShebaoError as err:
-                await session.rollback()
-                raise AuthFailure(err, lang) from None
+        actor = await authenticate_request(request, session, lang, rid)
         ctx = Context(session=session, actor=actor, settings=settings, lang=lang, request_id=rid, lock=asyncio.Lock())
         ctx.loaders = Loaders(ctx)
         yield ctx

@@ -141,14 +141,27 @@ def session_as(sessionmaker):
 
 
 @pytest.fixture
-async def app_client(db_url):
-    """The real Litestar app on this test's database, through an in-process HTTP client."""
+def storage_dir(tmp_path):
+    """The test's own file store (attachments, documents)."""
+    return tmp_path / "files"
+
+
+@pytest.fixture
+def storage(storage_dir):
+    from shebao.platform.storage.local import LocalFolderStorage
+
+    return LocalFolderStorage(storage_dir)
+
+
+@pytest.fixture
+async def app_client(db_url, storage_dir):
+    """The real Litestar app on this test's database and file store, through an in-process HTTP client."""
     from litestar.testing import AsyncTestClient
 
     from shebao.graphql.app import create_app
     from shebao.platform.config import Settings
 
-    app = create_app(Settings(database_url=db_url), check_database=False)
+    app = create_app(Settings(database_url=db_url, storage_dir=storage_dir), check_database=False)
     async with AsyncTestClient(app=app) as client:
         yield client
 

@@ -20,6 +20,7 @@ from shebao.platform.auth.users import UserInput, create_user
 from shebao.platform.companies import service as companies
 from shebao.platform.core.month import Month
 from shebao.platform.db.base import tenant_models
+from shebao.platform.declarations import attachments
 from shebao.platform.declarations import service as declarations
 from shebao.platform.people import service as people
 from shebao.platform.policy import service as policy
@@ -184,6 +185,11 @@ OPERATIONS = [
         "not_found",
     ),
     Op(
+        "Mutation.removeDeclarationAttachment",
+        f"mutation($attachment:ID!){{ r: removeDeclarationAttachment(id:$attachment){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
         "Mutation.withdrawPolicyFigure",
         f'mutation($figure:ID!){{ r: withdrawPolicyFigure(id:$figure, reason:"x"){{ {NOT_FOUND_PAYLOAD} }} }}',
         "not_found",
@@ -215,7 +221,7 @@ def test_every_id_taking_operation_joins_the_suite():
     assert not isinstance(GraphQLList, GraphQLNonNull)  # keep the imports honest
 
 
-async def _agency_with_everything(make_agency, session_as):
+async def _agency_with_everything(make_agency, session_as, storage):
     """Agency A with one of every kind of row: company, change request, person, enrollment, user, token."""
     a = await make_agency("victim")
     async with session_as(a.system) as s:
@@ -264,6 +270,21 @@ async def _agency_with_everything(make_agency, session_as):
             {"id_number": person.id_number, "from_month": "2026-01", "to_month": "2026-02", "monthly_base": "9000"},
         )
         await declarations.submit(s, [submitted.id])
+        leshan = await companies.create_company(s, company_values("leshan"))
+        part_time = await declarations.create_declaration(
+            s,
+            leshan.id,
+            DeclarationKind.ADD,
+            {
+                "id_number": resident_id(),
+                "name": "兼职",
+                "household_type": "local_urban",
+                "employment_form": "part_time",
+                "start_month": "2026-11",
+                "monthly_base": "6000",
+            },
+        )
+        attachment = await attachments.attach(s, storage, part_time.id, "labour_contract", b"%PDF-1.4\n%%EOF\n")
         figure = await policy.record_figure(
             s, policy.NewFigure("tianjin", "base.floor", Month(2026, 7), "5500", "津人社局发〔2026〕示例号")
         )
@@ -278,6 +299,7 @@ async def _agency_with_everything(make_agency, session_as):
         "figure": figure.id,
         "draft": draft.id,
         "submitted": submitted.id,
+        "attachment": attachment.id,
     }
     return a, {k: str(v) for k, v in ids.items()}
 
@@ -294,9 +316,11 @@ async def _snapshot(session_as, agency) -> dict:
     return state
 
 
-async def test_other_agency_ids_are_not_found_and_change_nothing(make_agency, session_as, gql, subtests):
+async def test_other_agency_ids_are_not_found_and_change_nothing(
+    make_agency, session_as, gql, subtests, storage, app_client
+):
     # One world per backend, then every operation in turn; A's rows are compared after each one.
-    victim, ids = await _agency_with_everything(make_agency, session_as)
+    victim, ids = await _agency_with_everything(make_agency, session_as, storage)
     intruder = await make_agency("intruder")
     token = await gql.login(intruder.code, intruder.admin_username, intruder.admin_password)
     ids["me"] = str(intruder.admin_id)
@@ -315,4 +339,15 @@ async def test_other_agency_ids_are_not_found_and_change_nothing(make_agency, se
                 codes = {e["code"] for e in result["errors"]}
                 assert codes == {"NOT_FOUND"}, result
             assert await _snapshot(session_as, victim) == before, f"{op.name} changed agency A's rows"
-    assert len(OPERATIONS) >= 35
+    assert len(OPERATIONS) >= 36
+    # The file endpoints beside GraphQL answer 404 for another agency's ids.
+    auth = {"Authorization": f"Bearer {token}"}
+    download = await app_client.get(f"/attachments/{ids['attachment']}", headers=auth)
+    upload = await app_client.post(
+        f"/declarations/{ids['draft']}/attachments",
+        files={"file": ("x.pdf", b"%PDF-1.4\n%%EOF\n")},
+        data={"document": "labour_contract"},
+        headers=auth,
+    )
+    assert (download.status_code, upload.status_code) == (404, 404)
+    assert await _snapshot(session_as, victim) == before

@@ -114,7 +114,10 @@ async def test_leshan_refuses_a_person_insured_elsewhere_and_asks_part_time_pape
     elsewhere = (await gql(ADD, {"input": add_input(leshan, person)}, token=token))["declareAdd"]["errors"]
     assert [(e["code"], e["field"]) for e in elsewhere] == [("INSURED_ELSEWHERE", "idNumber")]
     part_time = await gql(ADD, {"input": add_input(leshan, resident_id(), employmentForm="part_time")}, token=token)
-    assert [e["code"] for e in part_time["declareAdd"]["errors"]] == ["ATTACHMENT_REQUIRED"]
+    draft = part_time["declareAdd"]["declaration"]  # drafted, saying what to attach before submitting
+    assert part_time["declareAdd"]["errors"] == [] and any("非全日制劳动合同" in n["zh"] for n in draft["notices"])
+    submitted = (await gql(SUBMIT, {"ids": [draft["id"]]}, token=token))["submitDeclarations"]
+    assert submitted["errors"] == [{"code": "ATTACHMENT_REQUIRED", "field": "ids.0.attachments"}]
 
 
 async def test_guiyang_rolls_back_an_approved_back_payment(make_agency, session_as, gql):
@@ -162,3 +165,29 @@ async def test_yearly_base_changes_are_all_or_nothing(make_agency, session_as, g
     rows[1]["monthlyBase"] = "7500"
     done = await gql(batch, {"input": {"companyId": yunnan, "changeMonth": "2026-07", "rows": rows}}, token=token)
     assert done["declareBaseChanges"]["errors"] == [] and len(done["declareBaseChanges"]["declarations"]) == 3
+
+
+UPDATE = f"mutation($input: UpdateDeclarationInput!){{ updateDeclaration(input:$input){{ {PAYLOAD} }} }}"
+
+
+async def test_two_operators_editing_one_draft_the_second_gets_a_conflict(make_agency, session_as, gql):
+    token, [fuzhou] = await _setup(make_agency, session_as, gql, "fujian.fuzhou")
+    draft = (await gql(ADD, {"input": add_input(fuzhou, resident_id())}, token=token))["declareAdd"]["declaration"]
+    first = {"id": draft["id"], "expectedVersion": draft["version"], "monthlyBase": "9000"}
+    second = {"id": draft["id"], "expectedVersion": draft["version"], "monthlyBase": "9500"}
+    won = (await gql(UPDATE, {"input": first}, token=token))["updateDeclaration"]
+    assert won["errors"] == [] and won["declaration"]["monthlyBase"] == "9000.00"
+    lost = (await gql(UPDATE, {"input": second}, token=token))["updateDeclaration"]
+    assert lost["declaration"] is None and [e["code"] for e in lost["errors"]] == ["CONFLICT"]
+    deleted = await gql(
+        "mutation($id:ID!){ deleteDeclaration(id:$id){ deletedId errors { code } } }", {"id": draft["id"]}, token=token
+    )
+    assert deleted["deleteDeclaration"] == {"deletedId": draft["id"], "errors": []}
+
+
+async def test_xiamen_tells_the_operator_about_non_local_hukou(make_agency, session_as, gql):
+    token, [xiamen] = await _setup(make_agency, session_as, gql, "fujian.xiamen")
+    local = (await gql(ADD, {"input": add_input(xiamen, resident_id())}, token=token))["declareAdd"]["declaration"]
+    given = add_input(xiamen, resident_id(), householdType="nonlocal_rural", employmentForm="rural_worker")
+    nonlocal_ = (await gql(ADD, {"input": given}, token=token))["declareAdd"]["declaration"]
+    assert len(nonlocal_["notices"]) == len(local["notices"]) + 1

@@ -15,7 +15,7 @@ from shebao.graphql.types.common import Connection, Month, page_request, to_conn
 from shebao.graphql.types.companies import Company, maybe, parse_id
 from shebao.graphql.types.figures import DeclarationKindEnum
 from shebao.platform.auth.permissions import Permission
-from shebao.platform.declarations import service
+from shebao.platform.declarations import attachments, service
 from shebao.platform.declarations.models import Declaration, DeclarationStatus
 from shebao.platform.errors import Problems
 from shebao.platform.regions.api import DeclarationKind
@@ -28,6 +28,34 @@ DeclarationStatusEnum = strawberry.enum(DeclarationStatus, name="DeclarationStat
 class DeclarationNotice:
     zh: str
     en: str
+
+
+@strawberry.type(description="A file a declaration carries; upload with POST /declarations/{id}/attachments.")
+class DeclarationAttachmentType:
+    id: strawberry.ID
+    document: str
+    filename: str | None
+    content_type: str
+    size: int
+    sha256: str
+    download_url: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m) -> DeclarationAttachmentType:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            document=m.document,
+            filename=m.filename,
+            content_type=m.content_type,
+            size=m.size,
+            sha256=m.sha256,
+            download_url=f"/attachments/{m.id}",
+            created_at=m.created_at,
+        )
+
+
+DeclarationAttachmentType.__strawberry_definition__.name = "DeclarationAttachment"
 
 
 @strawberry.type(description="One change for one person at one client company (申报业务).")
@@ -60,6 +88,11 @@ class DeclarationType:
     async def company(self, info: Info) -> Company | None:
         row = await info.context.loaders.company.load(uuid.UUID(self.company_id))
         return Company.from_model(row) if row else None
+
+    @strawberry.field
+    async def attachments(self, info: Info) -> list[DeclarationAttachmentType]:
+        rows = await info.context.call(attachments.attachments_of, uuid.UUID(self.id))
+        return [DeclarationAttachmentType.of(r) for r in rows]
 
     @classmethod
     def of(cls, m: Declaration) -> DeclarationType:
@@ -363,6 +396,11 @@ class DeclarationMutation:
     async def delete_declaration(self, info: Info, id: strawberry.ID) -> DeleteDeclarationPayload:
         deleted, errors = await run_mutation(info, lambda s: service.delete_draft(s, parse_id(id)))
         return DeleteDeclarationPayload(deleted_id=strawberry.ID(str(deleted)) if deleted else None, errors=errors)
+
+    @strawberry.mutation(extensions=WRITE, description="Remove an attachment from a draft.")
+    async def remove_declaration_attachment(self, info: Info, id: strawberry.ID) -> DeleteDeclarationPayload:
+        removed, errors = await run_mutation(info, lambda s: attachments.remove_attachment(s, parse_id(id)))
+        return DeleteDeclarationPayload(deleted_id=strawberry.ID(str(removed)) if removed else None, errors=errors)
 
     @strawberry.mutation(extensions=WRITE, description="申报业务提交: these drafts go to review.")
     async def submit_declarations(self, info: Info, ids: list[strawberry.ID]) -> BulkDeclarationPayload:

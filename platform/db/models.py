@@ -4,7 +4,7 @@ from shebao.platform.audit.models import AuditEntry
 from shebao.platform.auth.models import AuthToken, User, UserCompanyScope, UserPermission
 from shebao.platform.companies.models import ClientCompany, CompanyChangeRequest
 from shebao.platform.db.base import Base
-from shebao.platform.declarations.models import Declaration, EnrollmentBase
+from shebao.platform.declarations.models import Declaration, DeclarationAttachment, EnrollmentBase
 from shebao.platform.people.models import Enrollment, Person
 from shebao.platform.policy.models import PolicyFigure
 from shebao.platform.tenancy.models import Agency
@@ -17,6 +17,7 @@ __all__ = [
     "ClientCompany",
     "CompanyChangeRequest",
     "Declaration",
+    "DeclarationAttachment",
     "Enrollment",
     "EnrollmentBase",
     "Person",

@@ -102,3 +102,26 @@ class EnrollmentBase(TenantOwned, Base):
     since: Mapped[Month] = mapped_column(MonthType())
     base: Mapped[Decimal] = mapped_column(Money())
     declaration_id: Mapped[uuid.UUID | None]
+
+
+class DeclarationAttachment(TenantOwned, Timestamps, Base):
+    """A file a declaration carries (劳动合同, 身份证扫描件), judged by its content, kept in the storage."""
+
+    __tablename__ = "declaration_attachments"
+    __table_args__ = (
+        ForeignKeyConstraint(["agency_id", "declaration_id"], ["declarations.agency_id", "declarations.id"]),
+        ForeignKeyConstraint(["agency_id", "company_id"], ["client_companies.agency_id", "client_companies.id"]),
+        ForeignKeyConstraint(["agency_id", "uploaded_by"], ["users.agency_id", "users.id"]),
+        UniqueConstraint("agency_id", "declaration_id", "document", "sha256"),
+    )
+    __company_scope__ = "company_id"
+
+    declaration_id: Mapped[uuid.UUID]
+    company_id: Mapped[uuid.UUID]
+    document: Mapped[str] = mapped_column(String(64))  # the region's name for it (labour_contract)
+    filename: Mapped[str | None] = mapped_column(String(255))  # as uploaded; never trusted for the type
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    uploaded_by: Mapped[uuid.UUID | None]

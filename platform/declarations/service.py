@@ -25,6 +25,7 @@ from shebao.platform.core.clock import SHANGHAI, utcnow
 from shebao.platform.core.month import Month
 from shebao.platform.core.pagination import Page, PageRequest, paginate
 from shebao.platform.declarations.apply import apply_declaration
+from shebao.platform.declarations.attachments import attachments_of
 from shebao.platform.declarations.models import Declaration, DeclarationStatus
 from shebao.platform.declarations.values import EFFECTIVE, loaded, parse_values, stored
 from shebao.platform.errors import ErrorCode, Problems, ShebaoError
@@ -65,7 +66,12 @@ async def _person(session: AsyncSession, id_number: str | None) -> Person | None
 
 
 async def _facts(
-    session: AsyncSession, company: ClientCompany, kind: DeclarationKind, values: dict[str, Any], target=None
+    session: AsyncSession,
+    company: ClientCompany,
+    kind: DeclarationKind,
+    values: dict[str, Any],
+    target=None,
+    declaration_id: uuid.UUID | None = None,
 ) -> DeclarationFacts:
     person = await _person(session, values.get("id_number"))
     others: tuple[OtherEnrollment, ...] = ()
@@ -100,22 +106,41 @@ async def _facts(
         other_enrollments=others,
         ever_enrolled_here=ever_here,
         # Arrears and payments come with settlement: until a month is billed and unpaid there are none.
-        attachments=frozenset(),
+        attachments=frozenset(
+            a.document for a in (await attachments_of(session, declaration_id) if declaration_id else ())
+        ),
         paid=False,
     )
 
 
 async def _check(
-    session: AsyncSession, company: ClientCompany, kind: DeclarationKind, values: dict[str, Any], target=None
+    session: AsyncSession,
+    company: ClientCompany,
+    kind: DeclarationKind,
+    values: dict[str, Any],
+    target=None,
+    row: Declaration | None = None,
+    submitting: bool = False,
 ) -> list[dict[str, str]]:
-    """Run the region's rules; raise every problem at once; return the notices for the operator."""
-    facts = await _facts(session, company, kind, values, target)
+    """Run the region's rules; raise every problem at once; return the notices for the operator.
+
+    A missing attachment does not stop a draft (the file is uploaded to the draft): it is a notice
+    until the declaration is submitted.
+    """
+    facts = await _facts(session, company, kind, values, target, row.id if row is not None else None)
     outcome = check_declaration(await figure_book(session, company.region_code), facts, registry().plugin_rules)
     problems = Problems()
-    problems.items.extend(outcome.problems)
+    notices = [{"zh": n.text_zh, "en": n.text_en} for n in outcome.notices]
+    for p in outcome.problems:
+        if p.code == ErrorCode.ATTACHMENT_REQUIRED and not submitting:
+            notices.append(
+                {"zh": f"提交前请附上{p.params['label']}", "en": f"Attach before submitting: {p.params['label_en']}"}
+            )
+        else:
+            problems.items.append(p)
     await _check_state(session, company, kind, values, target, problems)
     problems.raise_if_any()
-    return [{"zh": n.text_zh, "en": n.text_en} for n in outcome.notices]
+    return notices
 
 
 async def _check_state(session, company, kind, values, target, problems: Problems) -> None:
@@ -242,7 +267,7 @@ async def update_draft(
     values = {**loaded(row.values), **parse_values(row.kind, raw, problems)}
     problems.raise_if_any()
     target = await _target(session, values)
-    notices = await _check(session, company, row.kind, values, target)
+    notices = await _check(session, company, row.kind, values, target, row)
     await _refuse_pending_duplicate(session, company.id, row.kind, values, except_id=row.id)
     before = audit.snapshot(row)
     _fill(row, row.kind, values, target)
@@ -313,7 +338,7 @@ async def _submit_one(session: AsyncSession, declaration_id: uuid.UUID) -> Decla
     row = await _draft(session, declaration_id)
     company = await get_company(session, row.company_id, "companyId")
     target = await get_declaration(session, row.target_id) if row.target_id else None
-    row.notices = await _check(session, company, row.kind, loaded(row.values), target)
+    row.notices = await _check(session, company, row.kind, loaded(row.values), target, row, submitting=True)
     before = audit.snapshot(row)
     row.status, row.submitted_at = DeclarationStatus.SUBMITTED, utcnow()
     review = row.kind in registry().get(company.region_code).settlement.review_required

@@ -177,7 +177,7 @@ def parse_base(value, field: str = "monthlyBase") -> Decimal:
         raise ShebaoError.of(ErrorCode.INVALID_AMOUNT, field, value=value) from None
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")) or amount >= 10**10:
         raise ShebaoError.of(ErrorCode.INVALID_AMOUNT, field, value=value)
-    return amount
+    return amount.quantize(Decimal("0.01"))  # 9000 and 9000.00 are the same base: always to the fen
 
 
 async def active_enrollment_elsewhere(
