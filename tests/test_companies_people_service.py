@@ -942,3 +942,15 @@ def test_page_size_is_capped(first):
 def test_page_size_bounds_are_accepted():
     assert PageRequest(first=1).first == 1
     assert PageRequest(first=100).first == 100
+
+
+def test_hmt_residence_permits_are_resident_ids_and_other_unknown_areas_are_not():
+    # 港澳台居民居住证 (since 2018-09): GB 11643 numbers with the areas 810000/820000/830000.
+    from shebao.platform.core.identity import check_resident_id
+
+    for area in ("810000", "820000", "830000"):
+        number = resident_id(area=area, birth="19920304")
+        assert check_resident_id(number).birth_date == date(1992, 3, 4)
+    with pytest.raises(ShebaoError) as err:
+        check_resident_id(resident_id(area="990000"))
+    assert err.value.problems[0].params["reason"] == "birth_place"

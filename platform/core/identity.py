@@ -20,6 +20,8 @@ _FULLWIDTH = re.compile(r"[\uff01-\uff5e\u3000]")
 _RIC_SHAPE = re.compile(r"^\d{17}[\dX]$")
 _USCC_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
 _MOBILE = re.compile(r"^1\d{10}$")
+# 港澳台居民居住证 (since 2018-09) follow GB 11643 with these area codes, which stdnum does not know.
+HMT_PERMIT_AREAS = frozenset({"810000", "820000", "830000"})
 
 REASONS = {
     "fullwidth": ("含全角字符，请使用半角", "contains full-width characters"),
@@ -74,7 +76,8 @@ def check_resident_id(value: str, field: str | None = "idNumber") -> ResidentId:
             ric.get_birth_date(value)
         except stdnum_errors.ValidationError:
             raise _fail(code, field, "birth_date") from None
-        raise _fail(code, field, "birth_place") from None
+        if value[:6] not in HMT_PERMIT_AREAS:
+            raise _fail(code, field, "birth_place") from None
     except stdnum_errors.ValidationError:
         raise _fail(code, field, "format") from None
     gender = "male" if int(value[16]) % 2 == 1 else "female"
