@@ -77,6 +77,11 @@ class ErrorCode(StrEnum):
     NOT_SUBMITTED = "NOT_SUBMITTED"
     NOT_ENROLLED = "NOT_ENROLLED"
     IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
+    # settlement
+    SETTLE_NOT_ALLOWED = "SETTLE_NOT_ALLOWED"
+    ALREADY_SETTLED = "ALREADY_SETTLED"
+    MONTH_SETTLED = "MONTH_SETTLED"
+    UNKNOWN_MODE = "UNKNOWN_MODE"
     # request shape
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
@@ -251,6 +256,16 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.NOT_ENROLLED: (
         "该人员在本单位没有 {month} 有效的参保关系",
         "This person has no enrollment at this company in force in {month}",
+    ),
+    ErrorCode.SETTLE_NOT_ALLOWED: ("不能{mode}：{reason}", "{mode_en} is not allowed: {reason_en}"),
+    ErrorCode.ALREADY_SETTLED: ("{company} {month} 已结算", "{company} is already settled for {month}"),
+    ErrorCode.MONTH_SETTLED: (
+        "{month} 已结算，不能再变更：请在以后的月份申报或补缴",
+        "{month} is settled and frozen: declare in a later month or as a back payment",
+    ),
+    ErrorCode.UNKNOWN_MODE: (
+        "{region}没有结算方式 {value}；可选：{allowed}",
+        "{region} has no settlement mode {value}; allowed: {allowed}",
     ),
     ErrorCode.IDEMPOTENCY_MISMATCH: (
         "幂等键 {key} 已用于另一笔不同的申报",

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     POLICY_MANAGE = "policy:manage"
     DECLARATIONS_WRITE = "declarations:write"
     DECLARATIONS_REVIEW = "declarations:review"
+    SETTLEMENTS_MANAGE = "settlements:manage"
 
     @property
     def label_zh(self) -> str:
@@ -35,6 +36,7 @@ LABELS_ZH = {
     Permission.POLICY_MANAGE: "政策参数维护",
     Permission.DECLARATIONS_WRITE: "申报业务办理",
     Permission.DECLARATIONS_REVIEW: "申报业务审核",
+    Permission.SETTLEMENTS_MANAGE: "结算与核定",
 }
 
 

@@ -7,6 +7,7 @@ from shebao.platform.db.base import Base
 from shebao.platform.declarations.models import Declaration, DeclarationAttachment, EnrollmentBase
 from shebao.platform.people.models import Enrollment, Person
 from shebao.platform.policy.models import PolicyFigure
+from shebao.platform.settlement.models import Settlement, SettlementLine
 from shebao.platform.tenancy.models import Agency
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "EnrollmentBase",
     "Person",
     "PolicyFigure",
+    "Settlement",
+    "SettlementLine",
     "User",
     "UserCompanyScope",
     "UserPermission",

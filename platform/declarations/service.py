@@ -12,6 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -33,7 +34,9 @@ from shebao.platform.people.models import Enrollment, Person
 from shebao.platform.policy.service import figure_book
 from shebao.platform.regions.api import DeclarationFacts, DeclarationKind, OtherEnrollment
 from shebao.platform.regions.registry import registry
+from shebao.platform.regions.rules import camel as camel_field
 from shebao.platform.regions.rules import check_declaration
+from shebao.platform.settlement import service as settlements
 from shebao.platform.tenancy.session import current_actor
 
 ENTITY = "申报 / declaration"
@@ -105,11 +108,11 @@ async def _facts(
         today=_today(),
         other_enrollments=others,
         ever_enrolled_here=ever_here,
-        # Arrears and payments come with settlement: until a month is billed and unpaid there are none.
+        arrears=await settlements.arrears(session, company.id, person.id) if person is not None else Decimal(0),
+        paid=await settlements.is_billed_and_paid(session, target.id) if target is not None else False,
         attachments=frozenset(
             a.document for a in (await attachments_of(session, declaration_id) if declaration_id else ())
         ),
-        paid=False,
     )
 
 
@@ -150,6 +153,10 @@ async def _check_state(session, company, kind, values, target, problems: Problem
         month = values.get(EFFECTIVE[kind])
         if isinstance(month, Month) and await _enrollment_at(session, company.id, id_number, month) is None:
             problems.add(ErrorCode.NOT_ENROLLED, "idNumber", month=str(month))
+    month = values.get(EFFECTIVE.get(kind, ""))
+    if kind in (DeclarationKind.ADD, DeclarationKind.STOP, DeclarationKind.BASE_CHANGE) and isinstance(month, Month):
+        if await settlements.in_force(session, company.id, month) is not None:
+            problems.add(ErrorCode.MONTH_SETTLED, camel_field(EFFECTIVE[kind]), month=str(month))
     if kind is DeclarationKind.ROLLBACK and target is not None and target.status is not DeclarationStatus.APPROVED:
         problems.add(ErrorCode.NOT_SUBMITTED, "targetId", status=target.status.label_zh)
 
