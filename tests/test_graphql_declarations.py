@@ -191,3 +191,35 @@ async def test_xiamen_tells_the_operator_about_non_local_hukou(make_agency, sess
     given = add_input(xiamen, resident_id(), householdType="nonlocal_rural", employmentForm="rural_worker")
     nonlocal_ = (await gql(ADD, {"input": given}, token=token))["declareAdd"]["declaration"]
     assert len(nonlocal_["notices"]) == len(local["notices"]) + 1
+
+
+async def test_tianjin_refuses_a_stop_while_the_person_has_arrears(make_agency, session_as, gql):
+    from shebao.platform.settlement import service as settlements
+    from shebao.platform.tenancy.context import Actor
+
+    a = await make_agency("gql-arrears")
+    async with session_as(a.system) as s:
+        company = await companies.create_company(s, company_values("tianjin"))
+        await s.commit()
+    token = await gql.login(a.code, a.admin_username, a.admin_password)
+    person = resident_id()
+    add = (await gql(ADD, {"input": add_input(str(company.id), person, startMonth="2026-06")}, token=token))[
+        "declareAdd"
+    ]
+    await _approved(gql, token, add["declaration"]["id"])
+    async with session_as(Actor.system(a.id)) as s:
+        october = await settlements.settle(s, company.id, settlements.Month(2026, 10), "no_change")
+        await s.commit()
+    stop = (
+        "mutation($input: DeclareStopInput!){ declareStop(input:$input)"
+        "{ declaration { id } errors { code field message } } }"
+    )
+    given = {"companyId": str(company.id), "idNumber": person, "stopMonth": "2026-12", "stopReason": "stop_payment"}
+    refused = (await gql(stop, {"input": given}, token=token))["declareStop"]
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("ARREARS_BLOCK_STOP", "idNumber")]
+    assert "欠缴" in refused["errors"][0]["message"]
+    async with session_as(Actor.system(a.id)) as s:
+        await settlements.mark_paid(s, october.id)
+        await s.commit()
+    accepted = (await gql(stop, {"input": given}, token=token))["declareStop"]
+    assert accepted["errors"] == [] and accepted["declaration"]["id"]
