@@ -223,3 +223,26 @@ async def test_tianjin_refuses_a_stop_while_the_person_has_arrears(make_agency, 
         await s.commit()
     accepted = (await gql(stop, {"input": given}, token=token))["declareStop"]
     assert accepted["errors"] == [] and accepted["declaration"]["id"]
+
+
+async def test_yunnan_reviews_adds_and_leshan_approves_them_on_submission(make_agency, session_as, gql):
+    token, [kunming, leshan] = await _setup(make_agency, session_as, gql, "yunnan.kunming", "leshan")
+    statuses = {}
+    for company in (kunming, leshan):
+        add = (await gql(ADD, {"input": add_input(company, resident_id())}, token=token))["declareAdd"]
+        submitted = (await gql(SUBMIT, {"ids": [add["declaration"]["id"]]}, token=token))["submitDeclarations"]
+        statuses[company] = submitted["results"][0]["declaration"]["status"]
+    assert statuses == {kunming: "SUBMITTED", leshan: "APPROVED"}
+
+
+async def test_fuzhou_wants_an_add_before_a_back_payment_too(make_agency, session_as, gql):
+    token, [fuzhou] = await _setup(make_agency, session_as, gql, "fujian.fuzhou")
+    back = {
+        "companyId": fuzhou,
+        "idNumber": resident_id(),
+        "fromMonth": "2026-02",
+        "toMonth": "2026-02",
+        "monthlyBase": "6000",
+    }
+    refused = (await gql(BACK, {"input": back}, token=token))["declareBackPayment"]["errors"]
+    assert [e["code"] for e in refused] == ["ADD_BEFORE_BACK_PAYMENT"]
