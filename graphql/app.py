@@ -1,17 +1,18 @@
-"""The Litestar application: GraphQL at /graphql (GraphiQL in a browser), health at /health,
-and the declaration attachments (graphql/files.py)."""
+"""The Litestar application: GraphQL at /graphql (GraphiQL in a browser), the declaration
+attachments (graphql/files.py), and /health, /ready and /metrics (graphql/observability.py)."""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
-from sqlalchemy import text
 from strawberry.litestar import make_graphql_controller
 
 from shebao.graphql.context import AuthFailure, get_context
 from shebao.graphql.files import download_attachment, upload_attachment
+from shebao.graphql.observability import ROUTES as OPERATIONS_ROUTES
+from shebao.graphql.observability import ShebaoLoggingConfig, configure_logging, instrument
 from shebao.graphql.schema import build_schema
 from shebao.platform.config import Settings
 from shebao.platform.db.engine import make_engine, make_sessionmaker
@@ -30,15 +31,9 @@ def _auth_failure(request: Request, exc: AuthFailure) -> Response:
     )
 
 
-@get("/health")
-async def health(state: State) -> dict:
-    async with state.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-    return {"status": "ok"}
-
-
 def create_app(settings: Settings | None = None, *, check_database: bool = True) -> Litestar:
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_format)
     registry()  # a broken region plugin stops start-up here, naming the plugin
     if check_database:
         prepare_database(settings)
@@ -60,13 +55,15 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
         graphql_ide="graphiql",
         allow_queries_via_get=False,
     )
-    return Litestar(
-        route_handlers=[controller, health, upload_attachment, download_attachment],
+    app = Litestar(
+        route_handlers=[controller, upload_attachment, download_attachment, *OPERATIONS_ROUTES],
         lifespan=[database],
         state=State({"settings": settings}),
         exception_handlers={AuthFailure: _auth_failure},
         request_max_body_size=MAX_BODY,
+        logging_config=ShebaoLoggingConfig(),  # logs are set up by configure_logging above
     )
+    return instrument(app, settings)  # request ids, access log, metrics
 
 
 def app_from_env() -> Litestar:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -36,6 +37,7 @@ class Settings:
     max_page_size: int = 100
     default_page_size: int = 20
     storage_dir: Path = Path("var/files")
+    log_format: str = "text"  # "json": one JSON object a line (docs/operations.md)
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,10 +58,7 @@ class Settings:
             if env.get(var):
                 values[key] = _database_url(var, env[var])
         if env.get("SHEBAO_REDIS_URL"):
-            url = env["SHEBAO_REDIS_URL"]
-            if not url.startswith(("redis://", "rediss://", "unix://")):
-                raise ConfigError(f"SHEBAO_REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
-            values["redis_url"] = url
+            values["redis_url"] = _redis_url("SHEBAO_REDIS_URL", env["SHEBAO_REDIS_URL"])
         if env.get("SHEBAO_QUEUE_NAME"):
             values["queue_name"] = env["SHEBAO_QUEUE_NAME"]
         if env.get("SHEBAO_TOKEN_TTL_HOURS"):
@@ -68,17 +67,44 @@ class Settings:
             values["max_query_depth"] = _positive_int(env, "SHEBAO_MAX_QUERY_DEPTH", 50)
         if env.get("SHEBAO_STORAGE_DIR"):
             values["storage_dir"] = Path(env["SHEBAO_STORAGE_DIR"])
+        if env.get("SHEBAO_LOG_FORMAT"):
+            values["log_format"] = env["SHEBAO_LOG_FORMAT"].strip().lower()
+            if values["log_format"] not in ("json", "text"):
+                raise ConfigError(f"SHEBAO_LOG_FORMAT must be json or text, got {env['SHEBAO_LOG_FORMAT']!r}")
         return cls(**values)
 
 
 def _database_url(var: str, value: str) -> str:
     try:
         backend = make_url(value).get_backend_name()
-    except ArgumentError:
-        raise ConfigError(f"{var} is not a database URL: {value!r}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError(f"{var} is not a database URL: {_hide_password(value)!r}") from None
     if backend not in ("sqlite", "postgresql"):
         raise ConfigError(f"{var} must be a sqlite:/// or postgresql:// URL, got {backend!r}")
     return value
+
+
+def _redis_url(var: str, value: str) -> str:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{var} must start with redis://, rediss:// or unix://, got {_hide_password(value)!r}")
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ConfigError(f"{var} has a port that is not a number: {_hide_password(value)!r}") from None
+    database = parts.path.strip("/") if parts.scheme != "unix" else ""
+    if database and not database.isdigit():
+        raise ConfigError(f"{var} must end in a database number (redis://host:6379/0), got {_hide_password(value)!r}")
+    return value
+
+
+def _hide_password(url: str) -> str:
+    """The URL as it may be printed: a password in it replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _positive_int(env: Mapping[str, str], var: str, maximum: int) -> int:
