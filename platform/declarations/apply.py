@@ -107,9 +107,9 @@ async def _person(session, row: Declaration, must_exist: bool = True) -> Person 
 
 
 async def _enrollment(session, row: Declaration, company: ClientCompany, month) -> Enrollment:
-    from shebao.platform.declarations.service import _enrollment_at
+    from shebao.platform.declarations.checks import enrollment_at
 
-    enrollment = await _enrollment_at(session, company.id, row.id_number, month)
+    enrollment = await enrollment_at(session, company.id, row.id_number, month)
     if enrollment is None:
         raise ShebaoError.of(ErrorCode.NOT_ENROLLED, "idNumber", month=str(month))
     row.person_id, row.enrollment_id = enrollment.person_id, enrollment.id
