@@ -66,9 +66,6 @@ async def test_a_part_time_add_is_drafted_then_needs_its_contract_to_be_submitte
         assert caught.value.code == ErrorCode.NOT_DRAFT
 
 
-UPLOAD_HEADERS = {}
-
-
 async def test_upload_and_download_over_http(make_agency, session_as, gql, app_client):
     a, b = await make_agency("att-http"), await make_agency("att-other")
     async with session_as(a.system) as s:

@@ -5,6 +5,7 @@ and ten settlements at once yielding one. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -181,7 +182,7 @@ async def test_a_back_payment_across_a_rate_change_uses_each_months_figures_and_
         today = settlements._today()
         for b in (june["pension"], july["pension"]):
             due = b.month
-            days = (today - __import__("datetime").date(due.year, due.month, 25)).days
+            days = (today - date(due.year, due.month, 25)).days
             expected = (b.line.total * Decimal("0.0005") * days).quantize(Decimal("0.01"), ROUND_HALF_UP)
             assert (b.late_days, b.late_fee) == (days, expected)
         settled = await settlements.settle(s, company.id, NOV, "with_change")
