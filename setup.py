@@ -21,6 +21,7 @@ setup(
         "shebao.graphql": ["schema.graphql"],
         "shebao.platform.db.migrations": ["script.py.mako"],
         "shebao.platform.regions": ["*.toml"],
+        "shebao.platform.documents": ["templates/*"],
     },
     include_package_data=True,
 )

@@ -10,7 +10,8 @@ from litestar.datastructures import State
 from strawberry.litestar import make_graphql_controller
 
 from shebao.graphql.context import AuthFailure, get_context
-from shebao.graphql.files import download_attachment, upload_attachment
+from shebao.graphql.dispatch import job_dispatcher
+from shebao.graphql.files import download_attachment, download_job_file, download_job_item_file, upload_attachment
 from shebao.graphql.observability import ROUTES as OPERATIONS_ROUTES
 from shebao.graphql.observability import ShebaoLoggingConfig, configure_logging, instrument
 from shebao.graphql.schema import build_schema
@@ -44,7 +45,9 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         try:
-            yield
+            async with job_dispatcher(settings, app.state.sessionmaker) as dispatcher:
+                app.state.dispatcher = dispatcher
+                yield
         finally:
             await engine.dispose()
 
@@ -56,7 +59,14 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
         allow_queries_via_get=False,
     )
     app = Litestar(
-        route_handlers=[controller, upload_attachment, download_attachment, *OPERATIONS_ROUTES],
+        route_handlers=[
+            controller,
+            upload_attachment,
+            download_attachment,
+            download_job_file,
+            download_job_item_file,
+            *OPERATIONS_ROUTES,
+        ],
         lifespan=[database],
         state=State({"settings": settings}),
         exception_handlers={AuthFailure: _auth_failure},

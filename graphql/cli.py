@@ -252,3 +252,8 @@ def schema() -> None:
     from shebao.graphql.schema import schema_sdl
 
     click.echo(schema_sdl(), nl=False)
+
+
+from shebao.graphql import cli_settle  # noqa: E402  (registers `shebao settle` on main)
+
+cli_settle.register(main, _settings, _fail)

@@ -39,6 +39,7 @@ class Context(BaseContext, kw_only=True):
     request_id: str = ""
     lock: Any = None
     loaders: Any = None
+    dispatcher: Any = None  # wakes a worker for a recorded job (shebao.platform.jobs.dispatch)
 
     async def call(self, fn, *args, **kwargs):
         """Run ``fn(session, *args, **kwargs)`` holding the request's database lock."""
@@ -80,7 +81,15 @@ async def get_context(request: Request, state: State) -> AsyncGenerator[Context,
     lang, rid = language(request), request_id(request)
     try:
         actor = await authenticate_request(request, session, lang, rid)
-        ctx = Context(session=session, actor=actor, settings=settings, lang=lang, request_id=rid, lock=asyncio.Lock())
+        ctx = Context(
+            session=session,
+            actor=actor,
+            settings=settings,
+            lang=lang,
+            request_id=rid,
+            lock=asyncio.Lock(),
+            dispatcher=getattr(state, "dispatcher", None),
+        )
         ctx.loaders = Loaders(ctx)
         yield ctx
     finally:

@@ -13,6 +13,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from shebao.platform.errors import ErrorCode, Problem, ShebaoError
+from shebao.platform.jobs.dispatch import dispatch_safely
 
 log = logging.getLogger("shebao.graphql")
 
@@ -48,6 +49,15 @@ async def run_mutation(info: Info, fn, *args, **kwargs):
         except BaseException:
             await ctx.session.rollback()
             raise
+
+
+async def start_job(info: Info, fn, *args, **kwargs):
+    """Record a job through a service (as :func:`run_mutation`), then, once committed, wake a
+    worker for it. A failed wake-up leaves the row queued for the sweeper: never lost."""
+    job, errors = await run_mutation(info, fn, *args, **kwargs)
+    if job is not None and info.context.dispatcher is not None:
+        await dispatch_safely(info.context.dispatcher, job)
+    return job, errors
 
 
 def _code_for(error: GraphQLError) -> str | None:

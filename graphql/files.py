@@ -18,6 +18,7 @@ from litestar.params import Body, FromPath
 
 from shebao.graphql.context import AuthFailure, authenticate_request, language, request_id
 from shebao.platform.declarations import attachments
+from shebao.platform.documents.jobs import document_file
 from shebao.platform.errors import ErrorCode, ShebaoError
 from shebao.platform.storage.attachments import MAX_ATTACHMENT_BYTES
 from shebao.platform.storage.factory import storage_for
@@ -96,6 +97,37 @@ async def download_attachment(request: Request, state: State, attachment_id: Fro
                 "X-Content-Type-Options": "nosniff",  # the stored type, never a browser's guess
             },
         )
+
+    return await _run(request, state, read)
+
+
+def _file_response(content: bytes, media_type: str, name: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@get("/jobs/{job_id:str}/file")
+async def download_job_file(request: Request, state: State, job_id: FromPath[str]) -> Any:
+    async def read(session):
+        found = await document_file(session, _parse_id(job_id, "jobId"))
+        content = storage_for(state.settings).get(found["key"])
+        return _file_response(content, found["content_type"], found["filename"])
+
+    return await _run(request, state, read)
+
+
+@get("/jobs/{job_id:str}/items/{item_id:str}/file")
+async def download_job_item_file(request: Request, state: State, job_id: FromPath[str], item_id: FromPath[str]) -> Any:
+    async def read(session):
+        found = await document_file(session, _parse_id(job_id, "jobId"), _parse_id(item_id, "itemId"))
+        content = storage_for(state.settings).get(found["key"])
+        return _file_response(content, found["content_type"], found["filename"])
 
     return await _run(request, state, read)
 

@@ -14,20 +14,41 @@ from shebao.graphql.types.auth import AuthMutation, AuthQuery
 from shebao.graphql.types.common import SCALAR_MAP
 from shebao.graphql.types.companies import CompanyMutation, CompanyQuery
 from shebao.graphql.types.declarations import DeclarationMutation, DeclarationQuery
+from shebao.graphql.types.documents import DocumentMutation
+from shebao.graphql.types.jobs import JobQuery
 from shebao.graphql.types.people import PeopleMutation, PeopleQuery
 from shebao.graphql.types.policy import PolicyMutation, PolicyQuery
 from shebao.graphql.types.regions import RegionQuery
+from shebao.graphql.types.settlements import SettlementMutation, SettlementQuery
 from shebao.platform.config import Settings
 from shebao.platform.errors import ShebaoError
 
 
 @strawberry.type
-class Query(AuthQuery, CompanyQuery, PeopleQuery, DeclarationQuery, RegionQuery, PolicyQuery, AuditQuery):
+class Query(
+    AuthQuery,
+    CompanyQuery,
+    PeopleQuery,
+    DeclarationQuery,
+    RegionQuery,
+    PolicyQuery,
+    AuditQuery,
+    SettlementQuery,
+    JobQuery,
+):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutation, CompanyMutation, PeopleMutation, DeclarationMutation, PolicyMutation):
+class Mutation(
+    AuthMutation,
+    CompanyMutation,
+    PeopleMutation,
+    DeclarationMutation,
+    PolicyMutation,
+    SettlementMutation,
+    DocumentMutation,
+):
     pass
 
 

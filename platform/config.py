@@ -38,6 +38,10 @@ class Settings:
     default_page_size: int = 20
     storage_dir: Path = Path("var/files")
     log_format: str = "text"  # "json": one JSON object a line (docs/operations.md)
+    # A running job silent (no progress, no heartbeat) this long is taken to be dead and run again.
+    job_stale_after: timedelta = timedelta(minutes=10)
+    # Processes rendering PDFs in each API (embedded) or worker process: scale by adding workers.
+    render_processes: int = 1
 
     @property
     def is_sqlite(self) -> bool:
@@ -65,6 +69,10 @@ class Settings:
             values["token_ttl"] = timedelta(hours=_positive_int(env, "SHEBAO_TOKEN_TTL_HOURS", 24 * 90))
         if env.get("SHEBAO_MAX_QUERY_DEPTH"):
             values["max_query_depth"] = _positive_int(env, "SHEBAO_MAX_QUERY_DEPTH", 50)
+        if env.get("SHEBAO_JOB_STALE_SECONDS"):
+            values["job_stale_after"] = timedelta(seconds=_positive_int(env, "SHEBAO_JOB_STALE_SECONDS", 86400))
+        if env.get("SHEBAO_RENDER_PROCESSES"):
+            values["render_processes"] = _positive_int(env, "SHEBAO_RENDER_PROCESSES", 64)
         if env.get("SHEBAO_STORAGE_DIR"):
             values["storage_dir"] = Path(env["SHEBAO_STORAGE_DIR"])
         if env.get("SHEBAO_LOG_FORMAT"):

@@ -8,10 +8,15 @@ own agencies, so nothing needs truncating between them.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,6 +27,8 @@ from shebao.platform.db.migrate import upgrade
 from shebao.platform.tenancy.context import Actor
 from shebao.platform.tenancy.filters import bind_actor
 from shebao.platform.tenancy.service import create_agency
+
+REDIS = os.environ.get("SHEBAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 PG_ADMIN = os.environ.get("SHEBAO_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432")
 APP_LOGIN = "shebao_test_app"
@@ -214,3 +221,69 @@ class GraphQLClient:
 @pytest.fixture
 def gql(app_client) -> GraphQLClient:
     return GraphQLClient(app_client)
+
+
+class Workers:
+    """Real ``shebao worker`` processes on a queue of their own (one database, one Redis). Each runs
+    in a process group of its own (with its rendering processes) and writes to a log file: a killed
+    worker's orphans can never hold a pipe the test waits on."""
+
+    def __init__(self, db_url: str, logs: Path):
+        self.db_url, self.logs = db_url, logs
+        self.queue = f"shebao:test:{uuid.uuid4().hex[:8]}"
+        self.procs: list[tuple[subprocess.Popen, Path]] = []
+        self.killed: set[int] = set()
+
+    def start(self, **env_extra: str) -> subprocess.Popen:
+        env = {**os.environ, "SHEBAO_DATABASE_URL": self.db_url, "SHEBAO_REDIS_URL": REDIS}
+        env["SHEBAO_QUEUE_NAME"] = self.queue
+        env["SHEBAO_JOB_STALE_SECONDS"] = "8"  # a killed worker's job is taken up again soon (beats every 2 s)
+        env.update(env_extra)
+        log = self.logs / f"worker-{len(self.procs)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "shebao"), "worker"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.procs.append((proc, log))
+        return proc
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        """SIGKILL to the worker and its rendering processes, as when a machine dies."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+        self.killed.add(proc.pid)
+
+    def stop_all(self) -> None:
+        for proc, log in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # anything left of the group
+            proc.wait(timeout=15)
+            output = log.read_text(errors="replace")
+            if proc.pid not in self.killed:
+                assert "Traceback" not in output, output
+
+
+@pytest.fixture
+def workers(db_url, tmp_path):
+    pool = Workers(db_url, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def worker(workers):
+    """One real worker; yields its queue's name."""
+    workers.start()
+    return workers.queue

@@ -25,6 +25,8 @@ from shebao.platform.declarations import service as declarations
 from shebao.platform.people import service as people
 from shebao.platform.policy import service as policy
 from shebao.platform.regions.api import DeclarationKind
+from shebao.platform.settlement import batch
+from shebao.platform.settlement import service as settlements
 from shebao.platform.tenancy.context import Actor
 from tests.factories import company_values, resident_id
 
@@ -190,6 +192,34 @@ OPERATIONS = [
         "not_found",
     ),
     Op(
+        "Query.settlements",
+        "query($company:ID!){ r: settlements(filter:{companyId:$company}){ totalCount nodes { id } } }",
+        "empty",
+    ),
+    Op("Query.settlement", "query($settlement:ID!){ r: settlement(id:$settlement){ id } }", "null"),
+    Op(
+        "Query.settlementPreview",
+        'query($company:ID!){ r: settlementPreview(companyId:$company, month:"2026-10"){ total } }',
+        "null",
+    ),
+    Op("Query.job", "query($job:ID!){ r: job(id:$job){ id } }", "null"),
+    Op(
+        "Mutation.settle",
+        'mutation($company:ID!){ r: settle(input:{companyId:$company, month:"2026-12", mode:"with_change"})'
+        f"{{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.rollbackSettlement",
+        f"mutation($settlement:ID!){{ r: rollbackSettlement(id:$settlement){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.markSettlementPaid",
+        f"mutation($settlement:ID!){{ r: markSettlementPaid(id:$settlement){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
         "Mutation.withdrawPolicyFigure",
         f'mutation($figure:ID!){{ r: withdrawPolicyFigure(id:$figure, reason:"x"){{ {NOT_FOUND_PAYLOAD} }} }}',
         "not_found",
@@ -288,6 +318,8 @@ async def _agency_with_everything(make_agency, session_as, storage):
         figure = await policy.record_figure(
             s, policy.NewFigure("tianjin", "base.floor", Month(2026, 7), "5500", "津人社局发〔2026〕示例号")
         )
+        [settlement] = await settlements.settle(s, company.id, Month(2026, 10), "no_change")
+        job = await batch.start_region_settlement(s, "tianjin", Month(2026, 9), "no_change")
         await s.commit()
     ids = {
         "company": company.id,
@@ -300,6 +332,8 @@ async def _agency_with_everything(make_agency, session_as, storage):
         "draft": draft.id,
         "submitted": submitted.id,
         "attachment": attachment.id,
+        "settlement": settlement.id,
+        "job": job.id,
     }
     return a, {k: str(v) for k, v in ids.items()}
 
@@ -339,7 +373,7 @@ async def test_other_agency_ids_are_not_found_and_change_nothing(
                 codes = {e["code"] for e in result["errors"]}
                 assert codes == {"NOT_FOUND"}, result
             assert await _snapshot(session_as, victim) == before, f"{op.name} changed agency A's rows"
-    assert len(OPERATIONS) >= 36
+    assert len(OPERATIONS) >= 43
     # The file endpoints beside GraphQL answer 404 for another agency's ids.
     auth = {"Authorization": f"Bearer {token}"}
     download = await app_client.get(f"/attachments/{ids['attachment']}", headers=auth)

@@ -208,7 +208,7 @@ async def test_tianjin_refuses_a_stop_while_the_person_has_arrears(make_agency, 
     ]
     await _approved(gql, token, add["declaration"]["id"])
     async with session_as(Actor.system(a.id)) as s:
-        october = await settlements.settle(s, company.id, settlements.Month(2026, 10), "no_change")
+        [october] = await settlements.settle(s, company.id, settlements.Month(2026, 10), "no_change")
         await s.commit()
     stop = (
         "mutation($input: DeclareStopInput!){ declareStop(input:$input)"

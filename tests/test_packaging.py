@@ -107,7 +107,7 @@ def test_wheel_contains_every_module(tmp_path):
     data = {
         f"{target}/{p.relative_to(REPO / folder).as_posix()}"
         for folder, target in MAPPED.items()
-        for pattern in ("*.toml", "*.graphql", "*.mako")
+        for pattern in ("*.toml", "*.graphql", "*.mako", "*.html", "*.css")
         for p in (REPO / folder).rglob(pattern)
     }
     assert "shebao/platform/regions/national.toml" in data

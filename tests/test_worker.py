@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from arq import create_pool
@@ -18,9 +14,9 @@ from shebao.platform.auth import service as auth
 from shebao.platform.auth.models import AuthToken, User
 from shebao.platform.core.clock import utcnow
 from shebao.workers.settings import deserialize, serialize
+from tests.conftest import REDIS
 
 pytestmark = pytest.mark.anyio
-REDIS = os.environ.get("SHEBAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 
 async def _tokens(session_as, agency, ages: dict[str, timedelta | None]) -> dict[str, uuid.UUID]:
@@ -40,27 +36,6 @@ async def _tokens(session_as, agency, ages: dict[str, timedelta | None]) -> dict
 async def _remaining(session_as, agency) -> set[str]:
     async with session_as(agency.system) as s:
         return set((await s.scalars(select(AuthToken.name).where(AuthToken.kind == auth.API))).all())
-
-
-@pytest.fixture
-def worker(db_url):
-    queue = f"shebao:test:{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "SHEBAO_DATABASE_URL": db_url, "SHEBAO_REDIS_URL": REDIS, "SHEBAO_QUEUE_NAME": queue}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "shebao"), "worker"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    yield queue
-    proc.terminate()
-    try:
-        output = proc.communicate(timeout=15)[0].decode(errors="replace")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output = proc.communicate()[0].decode(errors="replace")
-    assert "Traceback" not in output, output
 
 
 async def test_worker_purges_stale_tokens_of_every_agency(make_agency, session_as, worker):

@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 import time
 
 from arq import cron
 from arq.connections import RedisSettings
+from arq.worker import func
 
 from shebao.graphql.observability import bound_request_id, configure_logging
 from shebao.platform.config import Settings
 from shebao.platform.db.engine import make_engine, make_sessionmaker
+from shebao.platform.documents.pool import job_context
 from shebao.platform.regions.registry import registry
+from shebao.workers.dispatch import run_job, sweep_jobs
 from shebao.workers.maintenance import purge_stale_tokens
+from shebao.workers.serialize import deserialize, serialize
 
 log = logging.getLogger("shebao.jobs")
 
@@ -64,25 +67,17 @@ def with_request_id(fn):
     return job
 
 
-def serialize(obj) -> bytes:
-    """Jobs carry ids and plain values only: JSON, never pickle. A failed job's exception is kept
-    as its repr, so ``job.result()`` reports what went wrong instead of a serialization error."""
-    return json.dumps(obj, default=repr).encode()
-
-
-def deserialize(data: bytes):
-    return json.loads(data)
-
-
 async def startup(ctx: dict) -> None:
     settings = Settings.from_env()
     registry()
     ctx["settings"] = settings
     ctx["engine"] = make_engine(settings.database_url)
     ctx["sessionmaker"] = make_sessionmaker(ctx["engine"])
+    ctx["job_context"] = job_context(settings)
 
 
 async def shutdown(ctx: dict) -> None:
+    ctx["job_context"]["render"].close()
     await ctx["engine"].dispose()
 
 
@@ -100,8 +95,15 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [with_request_id(purge_stale_tokens)]  # noqa: RUF012
-    cron_jobs = [cron(with_request_id(purge_stale_tokens), hour={3}, minute={15}, unique=True)]  # noqa: RUF012
+    functions = [  # noqa: RUF012
+        with_request_id(purge_stale_tokens),
+        # A recorded job (settlement of a region, documents, imports): the row is the truth.
+        func(with_request_id(run_job), keep_result=0, timeout=6 * 3600),
+    ]
+    cron_jobs = [  # noqa: RUF012
+        cron(with_request_id(purge_stale_tokens), hour={3}, minute={15}, unique=True),
+        cron(with_request_id(sweep_jobs), second={0}, unique=True),  # every minute
+    ]
     on_startup = startup
     on_shutdown = shutdown
     queue_name = "shebao:queue"  # overridden from SHEBAO_QUEUE_NAME by `shebao worker`

@@ -54,6 +54,23 @@ async def get_company(session: AsyncSession, company_id: uuid.UUID, field: str =
     return company
 
 
+async def find_company(session: AsyncSession, ref: str, region_code: str | None = None) -> ClientCompany:
+    """A company by its id, credit code (统一社会信用代码) or unit number (单位社保编号), as an
+    operator types it on a command line; NOT_FOUND when none or several match."""
+    ref = ref.strip()
+    try:
+        return await get_company(session, uuid.UUID(ref), "company")
+    except ValueError:
+        pass
+    stmt = select(ClientCompany).where((ClientCompany.credit_code == ref.upper()) | (ClientCompany.unit_number == ref))
+    if region_code is not None:
+        stmt = stmt.where(ClientCompany.region_code == region_code)
+    found = (await session.scalars(stmt.limit(2))).all()
+    if len(found) != 1:
+        raise ShebaoError.of(ErrorCode.NOT_FOUND, "company", entity=COMPANY)
+    return found[0]
+
+
 async def list_companies(session: AsyncSession, page: PageRequest, filters: CompanyFilter | None = None) -> Page:
     current_actor(session).require(Permission.COMPANIES_READ)
     stmt = select(ClientCompany)

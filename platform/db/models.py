@@ -5,6 +5,7 @@ from shebao.platform.auth.models import AuthToken, User, UserCompanyScope, UserP
 from shebao.platform.companies.models import ClientCompany, CompanyChangeRequest
 from shebao.platform.db.base import Base
 from shebao.platform.declarations.models import Declaration, DeclarationAttachment, EnrollmentBase
+from shebao.platform.jobs.models import Job, JobItem
 from shebao.platform.people.models import Enrollment, Person
 from shebao.platform.policy.models import PolicyFigure
 from shebao.platform.settlement.models import Settlement, SettlementLine
@@ -21,6 +22,8 @@ __all__ = [
     "DeclarationAttachment",
     "Enrollment",
     "EnrollmentBase",
+    "Job",
+    "JobItem",
     "Person",
     "PolicyFigure",
     "Settlement",

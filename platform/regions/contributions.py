@@ -57,19 +57,49 @@ class Charge:
     class_figure: ResolvedFigure | None = None  # work injury: the class's base rate
     grade: int | None = None  # work injury: the company's grade (percent)
 
-    def explain(self) -> str:
+    def describe(self) -> str:
+        """Where the amount comes from, without the amount: the same for every line of a month that
+        uses this figure (a settlement stores it once, see ``settlement.basis``)."""
         if self.exemption is not None:
-            return f"{self.side.value}: 0.00, exempt: {self.exemption.label_en} ({self.exemption.rule})"
+            return f"exempt: {self.exemption.label_en} ({self.exemption.rule})"
         if self.fixed is not None and self.figure is not None:
-            return f"{self.side.value}: fixed {self.fixed} from {self.figure.cite()}"
+            return f"fixed {self.fixed} from {self.figure.cite()}"
         if self.rate is not None and self.class_figure is not None:
             return (
-                f"{self.side.value}: {self.rate}% = class rate {self.class_figure.value}% × grade {self.grade}%"
-                f" from {self.class_figure.cite()} → {self.amount}"
+                f"{self.rate}% = class rate {self.class_figure.value}% × grade {self.grade}%"
+                f" from {self.class_figure.cite()}"
             )
         if self.rate is not None and self.figure is not None:
-            return f"{self.side.value}: {self.rate}% from {self.figure.cite()} → {self.amount}"
-        return f"{self.side.value}: nothing charged (no figure)"
+            return f"{self.rate}% from {self.figure.cite()}"
+        return "nothing charged (no figure)"
+
+    def explain(self) -> str:
+        return f"{self.side.value}: {self.describe()} → {self.amount}"
+
+
+def explain_line(
+    kind: str,
+    label_zh: str,
+    base_declared: Decimal,
+    base_used: Decimal | None,
+    clamp: str | None,
+    limit: str | None,
+    sides: list[str],
+    rounding: str,
+) -> list[str]:
+    """A line's explanation, in one wording whether it is computed now or read back from a
+    settlement (``limit``: the limit's value and citation, when the base was clamped)."""
+    lines = [f"{kind} ({label_zh})"]
+    if base_used is not None:
+        if clamp == "floor":
+            lines.append(f"base: declared {base_declared}, below the floor → {base_used}")
+        elif clamp == "ceiling":
+            lines.append(f"base: declared {base_declared}, above the ceiling → {base_used}")
+        else:
+            lines.append(f"base: {base_used} (within the floor and ceiling)")
+        if clamp and limit:
+            lines.append(f"  {clamp} {limit}")
+    return [*lines, *sides, f"rounding: {rounding}"]
 
 
 @dataclass(frozen=True)
@@ -94,20 +124,17 @@ class ContributionLine:
         return self.employer.exemption is not None and self.employee.exemption is not None
 
     def explain(self) -> list[str]:
-        lines = [f"{self.kind.value} ({self.label_zh})"]
-        if self.base_used is not None:
-            if self.clamp:
-                lines.append(
-                    f"base: declared {self.base_declared}, below the floor → {self.base_used}"
-                    if self.clamp == "floor"
-                    else f"base: declared {self.base_declared}, above the ceiling → {self.base_used}"
-                )
-                if self.limit is not None:
-                    lines.append(f"  {self.clamp} {self.limit.value} from {self.limit.cite()}")
-            else:
-                lines.append(f"base: {self.base_used} (within the floor and ceiling)")
-        lines += [self.employer.explain(), self.employee.explain(), f"rounding: {self.rounding.describe()}"]
-        return lines
+        limit = f"{self.limit.value} from {self.limit.cite()}" if self.limit is not None else None
+        return explain_line(
+            self.kind.value,
+            self.label_zh,
+            self.base_declared,
+            self.base_used,
+            self.clamp,
+            limit,
+            [self.employer.explain(), self.employee.explain()],
+            self.rounding.describe(),
+        )
 
 
 @dataclass(frozen=True)

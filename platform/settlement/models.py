@@ -1,9 +1,14 @@
 """Settlements (结算 / 核定 / 征集计划): a client company's month, computed once and frozen.
 
 A settlement holds one line per person, insurance kind and month billed (the settlement's month,
-or a month a back payment covers), each with the figures it used, so it explains itself long after
-the figures change. At most one settlement per company and month is in force (rolled-back ones stay
-for the record).
+or a month a back payment covers). The figures it used are frozen once per settlement in ``basis``
+(each month's floor, ceiling, rates and rounding with their sources); a line keeps its own numbers
+and which exemption applied, so it explains itself long after the figures change, and a month of a
+hundred thousand lines does not store the same citation a hundred thousand times.
+
+At most one settlement per company, month and scope is in force (rolled-back ones stay for the
+record). The scope is ``all`` kinds, or one insurance kind where the region settles a plan per kind
+(Leshan's 征集计划).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shebao.platform.core.month import Month
 from shebao.platform.db.base import Base, TenantOwned, Timestamps, str_enum
 from shebao.platform.db.types import Money, MonthType
+
+ALL_KINDS = "all"
 
 
 class SettlementStatus(enum.StrEnum):
@@ -38,6 +45,7 @@ class Settlement(TenantOwned, Timestamps, Base):
             "agency_id",
             "company_id",
             "month",
+            "kind_scope",
             unique=True,
             sqlite_where=text("status != 'rolled_back'"),
             postgresql_where=text("status != 'rolled_back'"),
@@ -49,6 +57,7 @@ class Settlement(TenantOwned, Timestamps, Base):
     region_code: Mapped[str] = mapped_column(String(40))
     month: Mapped[Month] = mapped_column(MonthType())
     mode: Mapped[str] = mapped_column(String(32))  # the region's settlement mode code
+    kind_scope: Mapped[str] = mapped_column(String(32), default=ALL_KINDS)  # or one insurance kind
     status: Mapped[SettlementStatus] = mapped_column(str_enum(SettlementStatus, 16), default=SettlementStatus.SETTLED)
     employer_total: Mapped[Decimal] = mapped_column(Money())
     employee_total: Mapped[Decimal] = mapped_column(Money())
@@ -57,6 +66,7 @@ class Settlement(TenantOwned, Timestamps, Base):
     settled_by: Mapped[uuid.UUID | None]
     paid_at: Mapped[datetime | None]
     rolled_back_at: Mapped[datetime | None]
+    basis: Mapped[dict[str, Any]] = mapped_column(JSON)  # the figures used, see settlement.basis
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
@@ -93,4 +103,6 @@ class SettlementLine(TenantOwned, Base):
     employee_rate: Mapped[str | None] = mapped_column(String(16))
     employee_amount: Mapped[Decimal] = mapped_column(Money())
     late_fee: Mapped[Decimal] = mapped_column(Money())
-    explanation: Mapped[list[Any]] = mapped_column(JSON)
+    late_days: Mapped[int] = mapped_column(default=0)
+    employer_exempt: Mapped[str | None] = mapped_column(String(64))  # the exemption rule, if any
+    employee_exempt: Mapped[str | None] = mapped_column(String(64))

@@ -13,148 +13,64 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.audit import service as audit
 from shebao.platform.auth.permissions import Permission
-from shebao.platform.companies.models import ClientCompany
 from shebao.platform.companies.service import get_company
-from shebao.platform.core.clock import SHANGHAI, utcnow
+from shebao.platform.core.clock import today, utcnow
 from shebao.platform.core.month import Month
-from shebao.platform.declarations.models import Declaration, DeclarationStatus
 from shebao.platform.errors import ErrorCode, ShebaoError
-from shebao.platform.regions.api import SettlementMode, SettlePrecondition
 from shebao.platform.regions.registry import registry
-from shebao.platform.settlement.compute import Bill, compute_bill
+from shebao.platform.settlement.compute import IN_FORCE, Bill, compute_bills
+from shebao.platform.settlement.freeze import freeze, plan
 from shebao.platform.settlement.models import Settlement, SettlementLine, SettlementStatus
 from shebao.platform.tenancy.session import current_actor
 
 ENTITY = "结算 / settlement"
 _line_settlement = (Settlement.agency_id == SettlementLine.agency_id) & (Settlement.id == SettlementLine.settlement_id)
-IN_FORCE = (SettlementStatus.SETTLED, SettlementStatus.PAID)
-
-
-def _today() -> date:
-    return utcnow().astimezone(SHANGHAI).date()
-
-
-def _mode(company: ClientCompany, code: str | None) -> SettlementMode:
-    region = registry().get(company.region_code)
-    modes = region.settlement.modes
-    if code is None and len(modes) == 1:
-        return modes[0]
-    found = region.settlement.mode(code or "")
-    if found is None:
-        allowed = "、".join(f"{m.code}（{m.label_zh}）" for m in modes)
-        raise ShebaoError.of(ErrorCode.UNKNOWN_MODE, "mode", value=code or "-", region=region.name_zh, allowed=allowed)
-    return found
 
 
 async def in_force(session: AsyncSession, company_id: uuid.UUID, month: Month) -> Settlement | None:
+    """A settlement in force for the company's month (any scope: one settled plan freezes the month)."""
     stmt = select(Settlement).where(
         Settlement.company_id == company_id, Settlement.month == month, Settlement.status.in_(IN_FORCE)
     )
-    return await session.scalar(stmt)
+    return await session.scalar(stmt.limit(1))
 
 
-async def _check_precondition(session: AsyncSession, company: ClientCompany, month: Month, mode: SettlementMode):
-    statuses = (
-        (DeclarationStatus.DRAFT, DeclarationStatus.SUBMITTED, DeclarationStatus.APPROVED)
-        if mode.precondition is SettlePrecondition.NOTHING_DECLARED
-        else (DeclarationStatus.DRAFT, DeclarationStatus.SUBMITTED)
-    )
-    blocking = (
-        await session.scalars(
-            select(Declaration)
-            .where(Declaration.company_id == company.id, Declaration.month == month, Declaration.status.in_(statuses))
-            .order_by(Declaration.id)
-        )
-    ).all()
-    if not blocking:
-        return
-    listed = "、".join(f"{d.kind.value} {d.id_number or ''}（{d.status.label_zh}）" for d in blocking[:10])
-    more = f" +{len(blocking) - 10}" if len(blocking) > 10 else ""
-    if mode.precondition is SettlePrecondition.NOTHING_DECLARED:
-        reason = f"{month} 有 {len(blocking)} 笔申报：{listed}{more}"
-        reason_en = f"{len(blocking)} declarations for {month}: {listed}{more}"
-    else:
-        reason = f"{month} 还有 {len(blocking)} 笔申报未审核通过：{listed}{more}"
-        reason_en = f"{len(blocking)} declarations for {month} are not approved yet: {listed}{more}"
-    raise ShebaoError.of(
-        ErrorCode.SETTLE_NOT_ALLOWED,
-        "mode",
-        mode=mode.label_zh,
-        mode_en=mode.label_en,
-        reason=reason,
-        reason_en=reason_en,
-        declaration_ids=[str(d.id) for d in blocking],
-    )
-
-
-async def preview(session: AsyncSession, company_id: uuid.UUID, month: Month) -> Bill:
-    """The bill, exactly as a settlement would store it, without freezing anything."""
+async def preview(session: AsyncSession, company_id: uuid.UUID, month: Month, *, on: date | None = None) -> Bill:
+    """The bill, exactly as a settlement would store it, without freezing anything (every kind;
+    ``on``: the settlement date the late fees run to, today in Shanghai by default)."""
     current_actor(session).require(Permission.PERSONS_READ)
     company = await get_company(session, company_id, "companyId")
-    return await compute_bill(session, company, month, _today())
+    bills = await compute_bills(session, [company], month, on or today())
+    return bills[company.id]
 
 
-async def settle(session: AsyncSession, company_id: uuid.UUID, month: Month, mode: str | None = None) -> Settlement:
-    actor = current_actor(session)
-    actor.require(Permission.SETTLEMENTS_MANAGE)
+async def settle(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    month: Month,
+    mode: str | None = None,
+    *,
+    kind: str | None = None,
+    on: date | None = None,
+) -> list[Settlement]:
+    """Settle the company's month by its region's mode: one settlement, or one per insurance kind
+    where the region settles plans per kind (``kind``: only that plan). Refused with the reason
+    (pending declarations, already settled, nothing to bill)."""
+    current_actor(session).require(Permission.SETTLEMENTS_MANAGE)
     company = await get_company(session, company_id, "companyId")
-    chosen = _mode(company, mode)
-    if await in_force(session, company.id, month) is not None:
-        raise ShebaoError.of(ErrorCode.ALREADY_SETTLED, "month", company=company.name, month=str(month))
-    await _check_precondition(session, company, month, chosen)
-    bill = await compute_bill(session, company, month, _today())
-    row = Settlement(
-        company_id=company.id,
-        region_code=company.region_code,
-        month=month,
-        mode=chosen.code,
-        status=SettlementStatus.SETTLED,
-        employer_total=bill.employer_total,
-        employee_total=bill.employee_total,
-        late_fee_total=bill.late_fee_total,
-        line_count=len(bill.lines),
-        settled_by=actor.user_id,
-    )
-    session.add(row)
-    await session.flush()  # the unique index refuses a second settlement in force here
-    session.add_all(_lines(row, bill))
-    await session.flush()
-    await audit.record(
-        session, "settlement.settle", "settlement", row.id, after=audit.snapshot(row), company_id=company.id
-    )
-    return row
-
-
-def _rate(charge) -> str | None:
-    return None if charge.rate is None else format(charge.rate.normalize(), "f")
-
-
-def _lines(row: Settlement, bill: Bill) -> list[SettlementLine]:
-    return [
-        SettlementLine(
-            settlement_id=row.id,
-            company_id=row.company_id,
-            person_id=b.person_id,
-            enrollment_id=b.enrollment_id,
-            declaration_id=b.declaration_id,
-            month=b.month,
-            kind=b.line.kind.value,
-            base_declared=b.line.base_declared,
-            base_used=b.line.base_used,
-            clamp=b.line.clamp,
-            employer_rate=_rate(b.line.employer),
-            employer_amount=b.line.employer.amount,
-            employee_rate=_rate(b.line.employee),
-            employee_amount=b.line.employee.amount,
-            late_fee=b.late_fee,
-            explanation=b.line.explain() + ([f"late fee: {b.late_days} days → {b.late_fee}"] if b.late_days else []),
-        )
-        for b in bill.lines
-    ]
+    [planned] = await plan(session, [company], month, mode, kind, on or today())
+    if planned.refusal is not None:
+        raise planned.refusal
+    try:
+        async with session.begin_nested():
+            return await freeze(session, planned)
+    except IntegrityError:  # another settlement of the same month won the race
+        raise ShebaoError.of(ErrorCode.ALREADY_SETTLED, "month", company=company.name, month=str(month)) from None
 
 
 async def get_settlement(session: AsyncSession, settlement_id: uuid.UUID, field: str = "id") -> Settlement:

@@ -7,6 +7,7 @@ here, once, so that no backend can be talked into writing outside its own area.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 # S3 caps keys at 1024 bytes of UTF-8; holding the local store to the same limit keeps keys portable.
@@ -40,6 +41,10 @@ class ObjectNotFound(StorageError, KeyError):
 class Storage(Protocol):
     def put(self, key: str, data: bytes) -> StoredObject:
         """Store ``data`` under ``key``, replacing any previous object; the same bytes twice is a no-op in effect."""
+        ...
+
+    def put_file(self, key: str, source: Path | str) -> StoredObject:
+        """Store the content of the file at ``source`` (streamed: for archives too large to hold)."""
         ...
 
     def get(self, key: str) -> bytes:

@@ -47,6 +47,31 @@ class LocalFolderStorage:
             raise StorageError(f"cannot store {key!r}: {err}") from err
         return StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
+    def put_file(self, key: str, source: Path | str) -> StoredObject:
+        """Store a file's content (large archives: never all in memory at once)."""
+        path = self._path(key)
+        digest, size = hashlib.sha256(), 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                    while chunk := src.read(1 << 20):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            _fsync_dir(path.parent)
+        except OSError as err:
+            raise StorageError(f"cannot store {key!r}: {err}") from err
+        return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+
     def get(self, key: str) -> bytes:
         path = self._path(key)
         try:
