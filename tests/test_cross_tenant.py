@@ -220,6 +220,12 @@ OPERATIONS = [
         "not_found",
     ),
     Op(
+        "Mutation.requestDocument",
+        'mutation($company:ID!){ r: requestDocument(input:{kind: PAYMENT_NOTICE, companyId:$company,'
+        f' monthFrom:"2026-10"}}){{ {NOT_FOUND_PAYLOAD} }} }}',
+        "not_found",
+    ),
+    Op(
         "Mutation.withdrawPolicyFigure",
         f'mutation($figure:ID!){{ r: withdrawPolicyFigure(id:$figure, reason:"x"){{ {NOT_FOUND_PAYLOAD} }} }}',
         "not_found",
@@ -373,7 +379,7 @@ async def test_other_agency_ids_are_not_found_and_change_nothing(
                 codes = {e["code"] for e in result["errors"]}
                 assert codes == {"NOT_FOUND"}, result
             assert await _snapshot(session_as, victim) == before, f"{op.name} changed agency A's rows"
-    assert len(OPERATIONS) >= 43
+    assert len(OPERATIONS) >= 44
     # The file endpoints beside GraphQL answer 404 for another agency's ids.
     auth = {"Authorization": f"Bearer {token}"}
     download = await app_client.get(f"/attachments/{ids['attachment']}", headers=auth)
