@@ -199,12 +199,15 @@ def _child(phase: str, app_url: str, agency_id: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _truncate(owner_url: str) -> None:
+def _truncate(owner_url: str, tables: bool = True) -> None:
+    """Empty what a phase wrote, and leave both phases the same start: vacuumed, analyzed, checkpointed."""
     import psycopg
 
     with psycopg.connect(owner_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE settlement_lines, settlements, job_items, jobs, audit_log")
+        if tables:
+            conn.execute("TRUNCATE settlement_lines, settlements, job_items, jobs")
         conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
 
 
 # --- the phases (each in a fresh process) ------------------------------------------------------
@@ -363,6 +366,7 @@ def main() -> None:
             t = time.perf_counter()
             agency_id = asyncio.run(_seed(app, size))
             print(f"{size:>7} enrollments seeded in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            _truncate(owner, tables=False)
             floor = _child("floor", app, agency_id)
             _truncate(owner)
             settle = _child("settle", app, agency_id)

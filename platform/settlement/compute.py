@@ -113,7 +113,7 @@ class Cards:
         key = (card.figures.region.code, card.month, who)
         found = self._lines.get(key)
         if found is None:
-            if len(self._lines) > 50_000:  # bounded: memory stays flat however large the agency
+            if len(self._lines) > 10_000:  # bounded: memory stays flat however large the agency
                 self._lines.clear()
             found = self._lines[key] = [line for line in card.lines(who) if line.total]
         return found
