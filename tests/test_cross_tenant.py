@@ -221,7 +221,7 @@ OPERATIONS = [
     ),
     Op(
         "Mutation.requestDocument",
-        'mutation($company:ID!){ r: requestDocument(input:{kind: PAYMENT_NOTICE, companyId:$company,'
+        "mutation($company:ID!){ r: requestDocument(input:{kind: PAYMENT_NOTICE, companyId:$company,"
         f' monthFrom:"2026-10"}}){{ {NOT_FOUND_PAYLOAD} }} }}',
         "not_found",
     ),

@@ -29,6 +29,7 @@ from shebao.platform.core.clock import SHANGHAI, utcnow
 from shebao.platform.core.month import Month
 from shebao.platform.declarations.models import Declaration, DeclarationStatus
 from shebao.platform.documents import data as d
+from shebao.platform.documents.forms import document_kind, offered_form
 from shebao.platform.documents.numerals import rmb
 from shebao.platform.errors import ErrorCode, ShebaoError
 from shebao.platform.people.models import Enrollment, Person
@@ -84,18 +85,11 @@ async def gather(
     the range (DOCUMENT_NOTHING_SETTLED) and nothing to print (DOCUMENT_EMPTY).
     """
     current_actor(session).require(Permission.PERSONS_READ)
-    try:
-        kind = DocumentKind(kind)
-    except ValueError:
-        allowed = ", ".join(k.value for k in DocumentKind)
-        raise ShebaoError.of(ErrorCode.INVALID_VALUE, "kind", value=str(kind), allowed=allowed) from None
+    kind = document_kind(kind)
     company = await get_company(session, _uuid(company_id, "companyId", "参保单位 / client company"), "companyId")
     region = registry().get(company.region_code)
-    form = region.document(kind)
+    form = offered_form(region, kind)
     names = {"region": region.name_zh, "region_en": region.name_en}
-    if form is None:
-        allowed = "、".join(f"{f.kind.value}（{f.title_zh}）" for f in region.documents) or "-"
-        raise ShebaoError.of(ErrorCode.DOCUMENT_NOT_OFFERED, "kind", **names, document=kind.value, allowed=allowed)
     titles = {"title": form.title_zh, "title_en": form.title_en}
     first = _month(month_from, "monthFrom")
     last = _month(month_to, "monthTo") if month_to is not None else first

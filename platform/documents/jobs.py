@@ -21,6 +21,7 @@ from sqlalchemy import select
 from shebao.platform.auth.permissions import Permission
 from shebao.platform.companies.models import ClientCompany
 from shebao.platform.core.month import Month
+from shebao.platform.documents.forms import document_kind, offered_form
 from shebao.platform.documents.gather import gather
 from shebao.platform.documents.render import filename, render_html
 from shebao.platform.errors import ErrorCode, ShebaoError
@@ -70,22 +71,8 @@ async def request_region_documents(
     if actor.company_ids is not None:
         raise ShebaoError.of(ErrorCode.AGENCY_WIDE_ONLY, "regionCode")
     region = registry().get(region_code)
-    try:
-        kind = DocumentKind(kind)
-    except ValueError:
-        allowed = ", ".join(k.value for k in DocumentKind)
-        raise ShebaoError.of(ErrorCode.INVALID_VALUE, "kind", value=str(kind), allowed=allowed) from None
-    form = region.document(kind)
-    if form is None:
-        allowed = "、".join(f"{f.kind.value}（{f.title_zh}）" for f in region.documents) or "-"
-        raise ShebaoError.of(
-            ErrorCode.DOCUMENT_NOT_OFFERED,
-            "kind",
-            region=region.name_zh,
-            region_en=region.name_en,
-            document=kind.value,
-            allowed=allowed,
-        )
+    kind = document_kind(kind)
+    offered_form(region, kind)
     if kind in (DocumentKind.PERSONAL_CERTIFICATE, DocumentKind.PERSONAL_STATEMENT):
         raise ShebaoError.of(ErrorCode.INVALID_VALUE, "kind", value=kind.value, allowed="unit documents")
     if month_to is not None and month_to < month_from:

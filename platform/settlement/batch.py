@@ -26,7 +26,7 @@ from shebao.platform.jobs.runner import JobRun, handler, problems_json
 from shebao.platform.jobs.service import create_job
 from shebao.platform.regions.registry import registry
 from shebao.platform.settlement.compute import Cards
-from shebao.platform.settlement.freeze import Planned, freeze_many, plan
+from shebao.platform.settlement.freeze import Planned, freeze_many, plan, region_mode
 from shebao.platform.tenancy.session import current_actor
 
 KIND = "settle_region"
@@ -42,9 +42,8 @@ async def start_region_settlement(
     if actor.company_ids is not None:
         raise ShebaoError.of(ErrorCode.AGENCY_WIDE_ONLY, "regionCode")
     region = registry().get(region_code)
-    if mode is not None and region.settlement.mode(mode) is None:
-        allowed = "、".join(f"{m.code}（{m.label_zh}）" for m in region.settlement.modes)
-        raise ShebaoError.of(ErrorCode.UNKNOWN_MODE, "mode", value=mode, region=region.name_zh, allowed=allowed)
+    if mode is not None:
+        region_mode(region, mode)  # an unknown mode is refused now, not company by company
     params: dict[str, Any] = {"region": region.code, "month": str(month), "mode": mode}
     if on is not None:
         params["on"] = on.isoformat()

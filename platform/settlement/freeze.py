@@ -22,7 +22,7 @@ from shebao.platform.core.ids import new_id
 from shebao.platform.core.month import Month
 from shebao.platform.declarations.models import Declaration, DeclarationStatus
 from shebao.platform.errors import ErrorCode, ShebaoError
-from shebao.platform.regions.api import SettlementMode, SettlePrecondition
+from shebao.platform.regions.api import Region, SettlementMode, SettlePrecondition
 from shebao.platform.regions.registry import registry
 from shebao.platform.settlement.basis import exemption_of
 from shebao.platform.settlement.compute import IN_FORCE, Bill, Cards, compute_bills
@@ -42,7 +42,11 @@ class Planned:
 
 
 def choose_mode(company: ClientCompany, code: str | None) -> SettlementMode:
-    region = registry().get(company.region_code)
+    return region_mode(registry().get(company.region_code), code)
+
+
+def region_mode(region: Region, code: str | None) -> SettlementMode:
+    """The region's mode ``code``; None is allowed when the region has a single mode."""
     modes = region.settlement.modes
     if code is None and len(modes) == 1:
         return modes[0]
