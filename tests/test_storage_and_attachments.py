@@ -1,13 +1,23 @@
-"""File storage (local folder) and the attachment checks: type from the content, at most 5 MB. No database."""
+"""File storage and the attachment checks: type from the content, at most 5 MB. No database.
+
+The storage contract runs against every store: the local folder, and an S3 bucket on moto's real S3
+HTTP server (started once per test process; tests/test_storage_s3.py has the S3-only cases).
+"""
 
 from __future__ import annotations
 
+import atexit
+import copy
 import hashlib
 import io
+import logging
+import os
 import struct
+import threading
 import uuid
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,6 +41,7 @@ from shebao.platform.storage.base import (
 )
 from shebao.platform.storage.factory import storage_for
 from shebao.platform.storage.local import LocalFolderStorage
+from shebao.platform.storage.s3 import S3Storage
 
 # -- real minimal files, built here so the test shows exactly what is in them -------------------
 
@@ -107,40 +118,103 @@ def agency_key(ext: str = "pdf") -> str:
     return f"agency/{uuid.uuid4()}/attachments/{uuid.uuid4()}.{ext}"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> LocalFolderStorage:
-    return LocalFolderStorage(tmp_path / "files")
-
-
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-# -- the local folder store -------------------------------------------------------------------
+# -- the stores under test --------------------------------------------------------------------
+
+S3_REGION = "us-east-1"
+S3_PREFIX = "shebao-files"  # a prefix, so that the contract also proves keys stay under it
+_moto_lock = threading.RLock()
+_moto_endpoint: list[str] = []
 
 
-def test_local_store_is_a_storage(store):
+def moto_endpoint() -> str:
+    """The URL of moto's S3 server for this test process: a real HTTP server on 127.0.0.1, a free port."""
+    with _moto_lock:
+        if not _moto_endpoint:
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line a request otherwise
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server.start()
+            atexit.register(server.stop)
+            host, port = server.get_host_and_port()
+            _moto_endpoint.append(f"http://{host}:{port}")
+        return _moto_endpoint[0]
+
+
+_shared_s3: list[S3Storage] = []
+
+
+def s3_store_in_new_bucket() -> S3Storage:
+    """A store on a bucket of its own (nothing another test wrote can be seen). Building a boto3
+    client takes a good part of a second on a busy machine: the stores share one (it is thread-safe)."""
+    with _moto_lock:
+        if not _shared_s3:
+            _shared_s3.append(s3_store("shebao-test-shared"))
+    bucket = f"shebao-test-{uuid.uuid4().hex[:16]}"
+    _shared_s3[0].client.create_bucket(Bucket=bucket)
+    store = copy.copy(_shared_s3[0])
+    store.bucket = bucket
+    return store
+
+
+def s3_store(bucket: str, prefix: str = S3_PREFIX, **options) -> S3Storage:
+    options = {"access_key_id": "test-key-id", "secret_access_key": "test-secret", **options}
+    return S3Storage(
+        bucket, prefix=prefix, endpoint_url=moto_endpoint(), region=S3_REGION, addressing_style="path", **options
+    )
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return LocalFolderStorage(tmp_path / "files")
+    return s3_store_in_new_bucket()
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> LocalFolderStorage:
+    return LocalFolderStorage(tmp_path / "files")
+
+
+def stored_keys(store: Storage) -> list[str]:
+    """Everything the store's area holds, as keys relative to its root or prefix (temporary files
+    included); anything written outside shows up as "../...". The local area is the root's parent."""
+    if isinstance(store, LocalFolderStorage):
+        return sorted(os.path.relpath(p, store.root).replace(os.sep, "/") for p in files_under(store.root.parent))
+    pages = store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket)
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    inside = f"{store.prefix}/"
+    return sorted(k.removeprefix(inside) if k.startswith(inside) else f"../{k}" for k in keys)
+
+
+def raw_bytes(store: Storage, key: str) -> bytes:
+    """The object read behind the store's back: the file at the key's path, or the bucket's object."""
+    if isinstance(store, LocalFolderStorage):
+        return store.root.joinpath(key).read_bytes()
+    return store.client.get_object(Bucket=store.bucket, Key=f"{store.prefix}/{key}")["Body"].read()
+
+
+# -- the storage contract: every store ------------------------------------------------------------
+
+
+def test_every_store_is_a_storage(store):
     assert isinstance(store, Storage)
 
 
-def test_round_trip(store, tmp_path):
+def test_round_trip(store):
     key = agency_key()
     data = make_pdf()
     stored = store.put(key, data)
     assert stored == StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
     assert store.exists(key)
     assert store.get(key) == data
-    # the object is a plain file at the key's path under the root
-    assert (tmp_path / "files" / key).read_bytes() == data
-
-
-def test_the_root_is_created_on_first_write_only(tmp_path):
-    root = tmp_path / "not" / "yet"
-    store = LocalFolderStorage(root)
-    assert not root.exists()
-    assert not store.exists("a/b.pdf")
-    store.put("a/b.pdf", b"x")
-    assert (root / "a" / "b.pdf").is_file()
+    # the object is where the key says: a plain file under the root, an object under the prefix
+    assert raw_bytes(store, key) == data
+    assert stored_keys(store) == [key]
 
 
 def test_empty_object_round_trips(store):
@@ -149,18 +223,19 @@ def test_empty_object_round_trips(store):
     assert stored.size == 0
     assert stored.sha256 == hashlib.sha256(b"").hexdigest()
     assert store.get("docs/empty.txt") == b""
+    assert store.exists("docs/empty.txt")
 
 
-def test_put_same_bytes_twice_is_idempotent(store, tmp_path):
+def test_put_same_bytes_twice_is_idempotent(store):
     key = agency_key("png")
     first = store.put(key, make_png())
     second = store.put(key, make_png())
     assert first == second
     assert store.get(key) == make_png()
-    assert files_under(tmp_path / "files") == [tmp_path / "files" / key]
+    assert stored_keys(store) == [key]
 
 
-def test_put_different_bytes_replaces_atomically_and_leaves_no_temp_file(store, tmp_path):
+def test_put_different_bytes_replaces_and_leaves_no_temp_object(store):
     key = agency_key()
     store.put(key, b"old contents")
     new = make_pdf()
@@ -168,23 +243,34 @@ def test_put_different_bytes_replaces_atomically_and_leaves_no_temp_file(store, 
     assert stored.size == len(new)
     assert stored.sha256 == hashlib.sha256(new).hexdigest()
     assert store.get(key) == new
-    # only the object itself: the temporary file was renamed over it, not left beside it
-    assert files_under(tmp_path / "files") == [tmp_path / "files" / key]
-
-
-def test_a_failed_put_keeps_nothing_half_written(store, tmp_path):
-    store.put("a/file.pdf", b"a file")
-    # "a/file.pdf" is a file, so nothing can be stored beneath it
-    with pytest.raises(StorageError):
-        store.put("a/file.pdf/inner.pdf", b"data")
-    assert store.get("a/file.pdf") == b"a file"
-    assert files_under(tmp_path / "files") == [tmp_path / "files" / "a" / "file.pdf"]
+    # only the object itself: the local temporary file was renamed over it, not left beside it
+    assert stored_keys(store) == [key]
 
 
 def test_put_accepts_bytearray_and_memoryview(store):
     assert store.put("a/x.bin", bytearray(b"abc")).size == 3
     assert store.put("a/y.bin", memoryview(b"abcd")).size == 4
+    assert store.get("a/x.bin") == b"abc"
     assert store.get("a/y.bin") == b"abcd"
+
+
+def test_put_file_round_trip(store, tmp_path_factory):
+    source = tmp_path_factory.mktemp("source") / "archive.zip"  # outside the local store's area
+    data = os.urandom(3 * 1024 * 1024 + 17)  # more than one read chunk, not a whole number of them
+    source.write_bytes(data)
+    key = f"agency/{uuid.uuid4()}/jobs/archive.zip"
+    stored = store.put_file(key, source)
+    assert stored == StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    assert store.get(key) == data
+    assert store.put_file(key, str(source)) == stored  # a str path too, and again is the same object
+    assert stored_keys(store) == [key]
+
+
+def test_put_file_of_a_missing_source_is_a_storage_error(store, tmp_path_factory):
+    with pytest.raises(StorageError):
+        store.put_file("a/archive.zip", tmp_path_factory.mktemp("source") / "not-there.zip")
+    assert not store.exists("a/archive.zip")
+    assert stored_keys(store) == []
 
 
 def test_missing_key(store):
@@ -216,6 +302,25 @@ def test_delete(store):
         store.get(key)
     store.delete(key)  # deleting again is fine, as on S3
     store.delete("never/stored.pdf")
+    assert stored_keys(store) == []
+
+
+def test_the_store_is_safe_to_use_from_threads(store):
+    # Jobs call the store through asyncio.to_thread: one store object, many threads at once.
+    def work(n: int) -> bytes:
+        key = f"threads/{n}.bin"
+        data = hashlib.sha256(str(n).encode()).digest() * (n + 1)
+        assert store.put(key, data).size == len(data)
+        assert store.exists(key)
+        got = store.get(key)
+        if n % 2:
+            store.delete(key)
+        return got
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(24)))
+    assert results == [hashlib.sha256(str(n).encode()).digest() * (n + 1) for n in range(24)]
+    assert stored_keys(store) == sorted(f"threads/{n}.bin" for n in range(0, 24, 2))
 
 
 BAD_KEYS = [
@@ -240,9 +345,13 @@ BAD_KEYS = [
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
-def test_bad_keys_are_refused_by_every_operation(store, tmp_path, key):
+def test_bad_keys_are_refused_by_every_operation(store, tmp_path_factory, key):
+    source = tmp_path_factory.mktemp("source") / "source.pdf"
+    source.write_bytes(b"data")
     with pytest.raises(InvalidKeyError):
         store.put(key, b"data")
+    with pytest.raises(InvalidKeyError):
+        store.put_file(key, source)
     with pytest.raises(InvalidKeyError):
         store.get(key)
     with pytest.raises(InvalidKeyError):
@@ -250,7 +359,43 @@ def test_bad_keys_are_refused_by_every_operation(store, tmp_path, key):
     with pytest.raises(InvalidKeyError):
         store.delete(key)
     # nothing was written anywhere near the store
-    assert files_under(tmp_path) == []
+    assert stored_keys(store) == []
+
+
+def test_non_string_key_is_refused(store):
+    with pytest.raises(InvalidKeyError):
+        store.put(Path("a/b.pdf"), b"x")  # type: ignore[arg-type]
+
+
+def test_check_then_store(store):
+    data = make_png()
+    info = check_attachment(data, "labour-contract.pdf")
+    key = agency_key(info.extension)
+    assert key.endswith(".png")
+    stored = store.put(key, data)
+    assert (stored.size, stored.sha256) == (info.size, info.sha256)
+    assert store.get(key) == data
+
+
+# -- the local folder store only ----------------------------------------------------------------
+
+
+def test_the_root_is_created_on_first_write_only(tmp_path):
+    root = tmp_path / "not" / "yet"
+    store = LocalFolderStorage(root)
+    assert not root.exists()
+    assert not store.exists("a/b.pdf")
+    store.put("a/b.pdf", b"x")
+    assert (root / "a" / "b.pdf").is_file()
+
+
+def test_a_failed_put_keeps_nothing_half_written(local_store, tmp_path):
+    local_store.put("a/file.pdf", b"a file")
+    # "a/file.pdf" is a file, so nothing can be stored beneath it (on S3 both are plain keys)
+    with pytest.raises(StorageError):
+        local_store.put("a/file.pdf/inner.pdf", b"data")
+    assert local_store.get("a/file.pdf") == b"a file"
+    assert files_under(tmp_path / "files") == [tmp_path / "files" / "a" / "file.pdf"]
 
 
 def test_invalid_key_is_a_storage_error_and_a_value_error():
@@ -258,11 +403,6 @@ def test_invalid_key_is_a_storage_error_and_a_value_error():
         check_key("../x")
     with pytest.raises(ValueError):
         check_key("../x")
-
-
-def test_non_string_key_is_refused(store):
-    with pytest.raises(InvalidKeyError):
-        store.put(Path("a/b.pdf"), b"x")  # type: ignore[arg-type]
 
 
 def test_good_keys():
@@ -460,16 +600,3 @@ def test_the_error_text_is_english_and_names_the_field():
         check_attachment(HTML, "x.jpg")
     assert "ATTACHMENT_TYPE@file" in str(caught.value)
     assert "JPG, PNG or PDF" in str(caught.value)
-
-
-# -- together: check, then store under a key built from the sniffed extension ------------------------
-
-
-def test_check_then_store(store):
-    data = make_png()
-    info = check_attachment(data, "labour-contract.pdf")
-    key = agency_key(info.extension)
-    assert key.endswith(".png")
-    stored = store.put(key, data)
-    assert (stored.size, stored.sha256) == (info.size, info.sha256)
-    assert store.get(key) == data
