@@ -85,10 +85,11 @@ class JobType:
     def errors(self, info: Info) -> list[UserError]:
         return problem_errors(self.problems, info.context.lang)
 
-    @strawberry.field(description="The file the job made (a document, a zip), same token; null until it succeeds.")
+    @strawberry.field(
+        description="The file the job made (a document, a zip, a workbook), same token; null until it succeeds."
+    )
     def download_url(self) -> str | None:
-        done = self.status is JobStatus.SUCCEEDED and self.result and "key" in self.result
-        return f"/jobs/{self.id}/file" if done else None
+        return f"/jobs/{self.id}/file" if service.has_file(self.status, self.result) else None
 
     @strawberry.field(description="Each subject's outcome, in the order handled.")
     async def items(

@@ -25,9 +25,9 @@ from shebao.platform.documents.forms import document_kind, offered_form
 from shebao.platform.documents.gather import gather
 from shebao.platform.documents.render import filename, render_html
 from shebao.platform.errors import ErrorCode, ShebaoError
-from shebao.platform.jobs.models import ItemOutcome, Job, JobItem, JobStatus
+from shebao.platform.jobs.models import ItemOutcome, Job, JobItem
 from shebao.platform.jobs.runner import JobRun, handler, problems_json
-from shebao.platform.jobs.service import create_job, get_job
+from shebao.platform.jobs.service import create_job
 from shebao.platform.regions.api import DocumentKind
 from shebao.platform.regions.registry import registry
 from shebao.platform.tenancy.session import current_actor
@@ -159,17 +159,3 @@ async def run_region_documents(run: JobRun) -> dict[str, Any]:
         "documents": len(done),
         "refused": len(items) - len(done),
     }
-
-
-async def document_file(session, job_id: uuid.UUID, item_id: uuid.UUID | None = None) -> dict[str, Any]:
-    """Where a finished job's file is (its tenant and company scope decide, as for the job itself)."""
-    job = await get_job(session, job_id, "jobId")
-    if item_id is None:
-        result = job.result or {}
-        if job.status is not JobStatus.SUCCEEDED or "key" not in result:
-            raise ShebaoError.of(ErrorCode.DOCUMENT_NOT_READY, "jobId", status=job.status.value)
-        return result
-    item = await session.scalar(select(JobItem).where(JobItem.job_id == job.id, JobItem.id == item_id))
-    if item is None or not item.result or "key" not in item.result:
-        raise ShebaoError.of(ErrorCode.NOT_FOUND, "itemId", entity="文件 / file")
-    return item.result

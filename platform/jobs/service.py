@@ -23,6 +23,7 @@ from shebao.platform.tenancy.context import Actor
 from shebao.platform.tenancy.session import current_actor
 
 ENTITY = "任务 / job"
+FILE = "文件 / file"
 
 
 def actor_snapshot(actor: Actor) -> dict[str, Any]:
@@ -73,6 +74,27 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID, field: str = "id") -
     if job is None:
         raise ShebaoError.of(ErrorCode.NOT_FOUND, field, entity=ENTITY)
     return job
+
+
+def has_file(status: JobStatus, result: dict[str, Any] | None) -> bool:
+    """A job made a file to download (a document, a zip, a workbook) once it succeeded with a key."""
+    return status is JobStatus.SUCCEEDED and bool(result) and "key" in result
+
+
+async def job_file(session: AsyncSession, job_id: uuid.UUID, item_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """Where a finished job's file is, whatever the job's kind: its ``result`` (key, filename,
+    content_type...), or one item's. The tenant and the company scope decide, as for the job itself."""
+    job = await get_job(session, job_id, "jobId")
+    if item_id is None:
+        if job.status is not JobStatus.SUCCEEDED:
+            raise ShebaoError.of(ErrorCode.DOCUMENT_NOT_READY, "jobId", status=job.status.value)
+        if not has_file(job.status, job.result):  # succeeded, but this kind of job makes no file
+            raise ShebaoError.of(ErrorCode.NOT_FOUND, "jobId", entity=FILE)
+        return job.result
+    item = await session.scalar(select(JobItem).where(JobItem.job_id == job.id, JobItem.id == item_id))
+    if item is None or not item.result or "key" not in item.result:
+        raise ShebaoError.of(ErrorCode.NOT_FOUND, "itemId", entity=FILE)
+    return item.result
 
 
 @dataclass(frozen=True)
