@@ -6,6 +6,7 @@ same file twice gives one row, and a file whose row was never committed is harml
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlalchemy import select
@@ -63,7 +64,7 @@ async def attach(
     if existing is not None:
         return existing
     key = f"{actor.agency_id}/declarations/{declaration.id}/{info.sha256}.{info.extension}"
-    storage.put(key, data)
+    await asyncio.to_thread(storage.put, key, data)  # a network round trip on S3: off the event loop
     row = DeclarationAttachment(
         declaration_id=declaration.id,
         company_id=declaration.company_id,
@@ -100,7 +101,7 @@ async def read_attachment(session: AsyncSession, storage: Storage, attachment_id
     """The attachment's row and bytes, for a download by someone who may see its declaration."""
     current_actor(session).require(Permission.PERSONS_READ)
     row = await get_attachment(session, attachment_id)
-    return row, storage.get(row.storage_key)
+    return row, await asyncio.to_thread(storage.get, row.storage_key)
 
 
 async def remove_attachment(session: AsyncSession, attachment_id: uuid.UUID) -> uuid.UUID:

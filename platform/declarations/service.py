@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.audit import service as audit
@@ -21,6 +22,7 @@ from shebao.platform.auth.permissions import Permission
 from shebao.platform.companies.models import ClientCompany
 from shebao.platform.companies.service import get_company
 from shebao.platform.core.clock import utcnow
+from shebao.platform.core.ids import new_id
 from shebao.platform.core.month import Month
 from shebao.platform.core.pagination import Page, PageRequest, paginate
 from shebao.platform.declarations import checks
@@ -86,16 +88,55 @@ async def create_declaration(
     problems = Problems()
     values = parse_values(kind, raw, problems)
     problems.raise_if_any()
-    digest = _hash(company.id, kind, values)
-    if key is not None:
-        earlier = await session.scalar(select(Declaration).where(Declaration.idempotency_key == key))
-        if earlier is not None:
-            if earlier.request_hash != digest:
-                raise ShebaoError.of(ErrorCode.IDEMPOTENCY_MISMATCH, "idempotencyKey", key=key)
-            return earlier
+    earlier = await _answered(session, key, company, kind, values)
+    if earlier is not None:
+        return earlier
     target = await _target(session, values)
     notices = await checks.check(session, company, kind, values, target)
-    await _refuse_pending_duplicate(session, company.id, kind, values)
+    try:
+        await _refuse_pending_duplicate(session, company.id, kind, values)
+    except ShebaoError:
+        # The same request retried on another process at the same moment: the winner's row may have
+        # been committed between our look-up by key and this check. Answer it, as for any retry.
+        if (earlier := await _answered(session, key, company, kind, values)) is not None:
+            return earlier
+        raise
+    row = draft_row(company, kind, values, notices, key, actor.user_id, target)
+    person = await checks.person_by_id_number(session, row.id_number)
+    row.person_id = row.person_id or (person.id if person is not None else None)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        # Both copies passed every check; the unique key let one in. This one answers it.
+        if (earlier := await _answered(session, key, company, kind, values)) is not None:
+            return earlier
+        raise
+    await _log(session, "create", row, None)
+    return row
+
+
+async def _answered(session, key: str | None, company, kind, values) -> Declaration | None:
+    """The declaration made earlier with this idempotency key (the same request, or a refusal)."""
+    if key is None:
+        return None
+    earlier = await session.scalar(select(Declaration).where(Declaration.idempotency_key == key))
+    if earlier is not None and earlier.request_hash != _hash(company.id, kind, values):
+        raise ShebaoError.of(ErrorCode.IDEMPOTENCY_MISMATCH, "idempotencyKey", key=key)
+    return earlier
+
+
+def draft_row(
+    company: ClientCompany,
+    kind: DeclarationKind,
+    values: dict[str, Any],
+    notices: list[dict[str, str]],
+    key: str | None,
+    created_by: uuid.UUID | None,
+    target: Declaration | None = None,
+) -> Declaration:
+    """A checked draft, not yet added (a batch import adds thousands at once)."""
     row = Declaration(
         company_id=company.id,
         region_code=company.region_code,
@@ -104,16 +145,28 @@ async def create_declaration(
         target_id=target.id if target is not None else None,
         notices=notices,
         idempotency_key=key,
-        request_hash=digest,
-        created_by=actor.user_id,
+        request_hash=_hash(company.id, kind, values),
+        created_by=created_by,
     )
     _fill(row, kind, values, target)
-    person = await checks.person_by_id_number(session, row.id_number)
-    row.person_id = row.person_id or (person.id if person is not None else None)
-    session.add(row)
-    await session.flush()
-    await _log(session, "create", row, None)
     return row
+
+
+async def add_drafts(session: AsyncSession, rows: list[Declaration]) -> list[uuid.UUID]:
+    """Write many checked drafts (from :func:`draft_row`) and their audit entries in two
+    executemany statements: a 10,000-row import must not go through the ORM's unit of work row by
+    row. The rows are not attached to the session; their ids are returned."""
+    actor, now = current_actor(session), utcnow()
+    columns = [c.key for c in Declaration.__table__.columns]
+    values = []
+    for row in rows:
+        row.agency_id, row.id, row.created_at, row.updated_at, row.version = actor.agency_id, new_id(), now, now, 1
+        values.append({key: getattr(row, key) for key in columns})
+    if values:
+        await session.execute(Declaration.__table__.insert(), values)
+    entries = [(v["id"], v, v["company_id"]) for v in values]
+    await audit.record_many(session, "declaration.create", "declaration", entries)
+    return [v["id"] for v in values]
 
 
 async def _log(session, action: str, row: Declaration, before: dict | None) -> None:

@@ -40,13 +40,17 @@ class EmploymentForm(enum.StrEnum):
 
 
 def _person_scope(cls, company_ids):
-    # A scoped operator sees the people enrolled (now or before) at one of their companies.
+    # A scoped operator sees the people enrolled (now or before) at one of their companies. The
+    # subquery's enrollments are its own even when the outer query reads enrollments too (a roster
+    # joining people to enrollments): never correlated, or the EXISTS would lose its FROM.
     return exists(
-        select(Enrollment.id).where(
+        select(Enrollment.id)
+        .where(
             Enrollment.agency_id == cls.agency_id,
             Enrollment.person_id == cls.id,
             Enrollment.company_id.in_(company_ids),
         )
+        .correlate_except(Enrollment)
     )
 
 
