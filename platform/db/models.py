@@ -5,6 +5,7 @@ from shebao.platform.auth.models import AuthToken, User, UserCompanyScope, UserP
 from shebao.platform.companies.models import ClientCompany, CompanyChangeRequest
 from shebao.platform.db.base import Base
 from shebao.platform.declarations.models import Declaration, DeclarationAttachment, EnrollmentBase
+from shebao.platform.imports.models import WorkbookImport
 from shebao.platform.jobs.models import Job, JobItem
 from shebao.platform.people.models import Enrollment, Person
 from shebao.platform.policy.models import PolicyFigure
@@ -31,4 +32,5 @@ __all__ = [
     "User",
     "UserCompanyScope",
     "UserPermission",
+    "WorkbookImport",
 ]
