@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from shebao.graphql.metrics import JOB_METRICS
 from shebao.platform.config import Settings
 from shebao.platform.documents.pool import job_context
 from shebao.platform.jobs.dispatch import Dispatcher, InProcessDispatcher, sweep
@@ -34,7 +35,7 @@ async def _sweep_until(stop: asyncio.Event, sessionmaker, dispatcher: Dispatcher
         if stop.is_set():
             return
         try:
-            await sweep(sessionmaker, dispatcher, stale_after=settings.job_stale_after)
+            JOB_METRICS.redispatched(await sweep(sessionmaker, dispatcher, stale_after=settings.job_stale_after))
         except Exception:  # keep sweeping: a database hiccup must not end the loop
             log.warning("job sweep failed", exc_info=True)
         wait = SWEEP_EVERY
@@ -50,7 +51,7 @@ async def job_dispatcher(settings: Settings, sessionmaker: async_sessionmaker) -
             await dispatcher.close()
         return
     context = job_context(settings)
-    dispatcher = InProcessDispatcher(sessionmaker, settings.job_stale_after, context)
+    dispatcher = InProcessDispatcher(sessionmaker, settings.job_stale_after, context, observer=JOB_METRICS)
     stop = asyncio.Event()
     sweeper = asyncio.create_task(_sweep_until(stop, sessionmaker, dispatcher, settings))
     try:

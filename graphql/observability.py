@@ -4,10 +4,11 @@
   database outage does not make an orchestrator restart every API process at once.
 * ``/ready`` checks the database (``SELECT 1``) and, when ``SHEBAO_REDIS_URL`` is set, Redis
   (``PING``): 200 with each check, or 503 naming the dependency that failed.
-* ``/metrics`` is the Prometheus text format. ``prometheus_client`` is not a dependency, so the few
-  series Shebao exposes are kept here: requests by method, route template and status, a duration
-  histogram with fixed buckets, requests in progress and, with Redis, the job queue's depth. The
-  counters live in the process (one set per API process; Prometheus sums over the pods).
+* ``/metrics`` is the Prometheus text format (the series: ``shebao.graphql.metrics``): requests by
+  method, route template and status, a duration histogram with fixed buckets, requests in progress,
+  the jobs run in this process (every job on the embedded default) and, with Redis, the job queue's
+  depth. The counters live in the process (one set per API process; Prometheus sums over the pods).
+  Each ``shebao worker`` serves its own job series (``shebao.workers.metrics_server``).
 * Every HTTP request gets a request id: the caller's ``X-Request-ID`` (printable, at most 64
   characters, as :func:`shebao.graphql.context.request_id` reads it) or a new one. It is put back
   into the request's headers (so the GraphQL context and the audit log see the same id), returned
@@ -28,15 +29,12 @@ import contextlib
 import json
 import logging
 import sys
-import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
 from litestar import Litestar, Response, get
@@ -44,6 +42,7 @@ from litestar.datastructures import State
 from litestar.logging.config import BaseLoggingConfig
 from sqlalchemy import text
 
+from shebao.graphql.metrics import CONTENT_TYPE, JOB_METRICS, Metrics, queue_depth_lines
 from shebao.platform.config import Settings
 
 log = logging.getLogger("shebao.observability")
@@ -191,94 +190,10 @@ class ShebaoLoggingConfig(BaseLoggingConfig):
         logger.setLevel(level)
 
 
-# --- metrics -------------------------------------------------------------------------------------
+# --- metrics (the series themselves: shebao.graphql.metrics) -------------------------------------
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"  # no route: one series for every unknown path, never the path itself
 QUIET = frozenset({"/health", "/ready", "/metrics"})  # probes and scrapes: access-logged at DEBUG
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
-
-
-class Metrics:
-    """Request counters and a duration histogram, safe to update from any thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self._buckets: dict[tuple[str, str], list[int]] = {}
-        self._sums: dict[tuple[str, str], float] = defaultdict(float)
-        self._counts: dict[tuple[str, str], int] = defaultdict(int)
-        self._in_progress = 0
-        self.started = time.time()
-
-    def started_request(self) -> None:
-        with self._lock:
-            self._in_progress += 1
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in METHODS else "OTHER"
-        key = (method, route)
-        with self._lock:
-            self._in_progress -= 1
-            self._requests[(method, route, str(status))] += 1
-            buckets = self._buckets.setdefault(key, [0] * len(BUCKETS))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    buckets[i] += 1
-            self._sums[key] += seconds
-            self._counts[key] += 1
-
-    def render(self, extra: list[str] | None = None) -> str:
-        with self._lock:
-            requests = dict(self._requests)
-            buckets = {k: list(v) for k, v in self._buckets.items()}
-            sums, counts, in_progress = dict(self._sums), dict(self._counts), self._in_progress
-        lines = [
-            "# HELP shebao_build_info Shebao's version.",
-            "# TYPE shebao_build_info gauge",
-            f'shebao_build_info{{version="{_label(_version())}"}} 1',
-            "# HELP process_start_time_seconds Start time of the process since the epoch, in seconds.",
-            "# TYPE process_start_time_seconds gauge",
-            f"process_start_time_seconds {self.started:.3f}",
-            "# HELP shebao_http_requests_total HTTP requests answered, by method, route template and status.",
-            "# TYPE shebao_http_requests_total counter",
-        ]
-        for (method, route, status), n in sorted(requests.items()):
-            lines.append(
-                f'shebao_http_requests_total{{method="{method}",route="{_label(route)}",status="{status}"}} {n}'
-            )
-        lines += [
-            "# HELP shebao_http_requests_in_progress HTTP requests being answered.",
-            "# TYPE shebao_http_requests_in_progress gauge",
-            f"shebao_http_requests_in_progress {in_progress}",
-            "# HELP shebao_http_request_duration_seconds Time to answer an HTTP request.",
-            "# TYPE shebao_http_request_duration_seconds histogram",
-        ]
-        for (method, route), counted in sorted(buckets.items()):
-            labels = f'method="{method}",route="{_label(route)}"'
-            for bound, n in zip(BUCKETS, counted, strict=True):
-                lines.append(f'shebao_http_request_duration_seconds_bucket{{{labels},le="{_number(bound)}"}} {n}')
-            total = counts[(method, route)]
-            lines.append(f'shebao_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {total}')
-            lines.append(f"shebao_http_request_duration_seconds_sum{{{labels}}} {sums[(method, route)]:.6f}")
-            lines.append(f"shebao_http_request_duration_seconds_count{{{labels}}} {total}")
-        lines += extra or []
-        return "\n".join(lines) + "\n"
-
-
-def _version() -> str:
-    try:
-        return version("shebao")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 # --- the middleware ------------------------------------------------------------------------------
@@ -408,24 +323,17 @@ async def _queue_depth(settings: Settings) -> list[str]:
         return []
     client = _redis(settings.redis_url)
     try:
-        depth = await asyncio.wait_for(client.zcard(settings.queue_name), CHECK_TIMEOUT)
-    except Exception as exc:
-        log.warning("queue depth unavailable: %s: %s", type(exc).__name__, exc)
-        return []
+        return await queue_depth_lines(client, settings.queue_name)
     finally:
         await client.aclose()
-    return [
-        "# HELP shebao_queue_depth Jobs waiting in the queue.",
-        "# TYPE shebao_queue_depth gauge",
-        f'shebao_queue_depth{{queue="{_label(settings.queue_name)}"}} {depth}',
-    ]
 
 
 @get("/metrics", include_in_schema=False)
 async def metrics(state: State) -> Response:
     """Prometheus text exposition (format 0.0.4). Keep it off the public ingress."""
-    body = state.metrics.render(await _queue_depth(state.settings))
-    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+    # The job series count the jobs run in this process: on the embedded default, every job.
+    body = state.metrics.render(JOB_METRICS.lines() + await _queue_depth(state.settings))
+    return Response(body, media_type=CONTENT_TYPE)
 
 
 ROUTES = [health, ready, metrics]

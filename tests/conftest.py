@@ -238,6 +238,7 @@ class Workers:
         env = {**os.environ, "SHEBAO_DATABASE_URL": self.db_url, "SHEBAO_REDIS_URL": REDIS}
         env["SHEBAO_QUEUE_NAME"] = self.queue
         env["SHEBAO_JOB_STALE_SECONDS"] = "8"  # a killed worker's job is taken up again soon (beats every 2 s)
+        env["SHEBAO_WORKER_METRICS_PORT"] = "0"  # no metrics port unless a test asks (pass a free port)
         env.update(env_extra)
         log = self.logs / f"worker-{len(self.procs)}.log"
         with log.open("wb") as out:

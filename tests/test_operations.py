@@ -324,6 +324,7 @@ def json_worker(sqlite_database):
         SHEBAO_REDIS_URL=REDIS,
         SHEBAO_QUEUE_NAME=queue,
         SHEBAO_LOG_FORMAT="json",
+        SHEBAO_WORKER_METRICS_PORT="0",  # several test runs share this machine
     )
     proc = subprocess.Popen(
         [SHEBAO, "worker"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -430,6 +431,9 @@ def test_compose_file():
         assert env["SHEBAO_LOG_FORMAT"] == "json"
         assert "SHEBAO_MIGRATION_DATABASE_URL" not in env
     assert worker["healthcheck"] == {"disable": True} and migrate["healthcheck"] == {"disable": True}
+    # each worker's own /metrics: exposed on the network, not published (workers scale)
+    assert worker["environment"]["SHEBAO_WORKER_METRICS_PORT"] == "9101" and worker["expose"] == ["9101"]
+    assert "ports" not in worker
     # passwords only by interpolation: nothing secret is written in the file
     for url in re.findall(r"postgresql://[^\s\"']+", (DEPLOY / "compose.yaml").read_text(encoding="utf-8")):
         assert re.match(r"postgresql://\w+:\$\{\w+", url), url
@@ -471,6 +475,12 @@ def test_kubernetes_manifests():
     assert api["args"][0] == "serve" and "0.0.0.0" in api["args"]  # noqa: S104
     worker = deployments["shebao-worker"]["spec"]["template"]["spec"]["containers"][0]
     assert worker["args"] == ["worker"]
+    # each worker pod serves its own /metrics, scraped like the API's
+    assert {"name": "metrics", "containerPort": 9101} in worker["ports"]
+    assert {"name": "SHEBAO_WORKER_METRICS_PORT", "value": "9101"} in worker["env"]
+    for name, port in (("shebao-api", "8000"), ("shebao-worker", "9101")):
+        annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == port and annotations["prometheus.io/path"] == "/metrics"
     (job,) = by_kind["Job"]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
 

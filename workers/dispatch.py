@@ -14,6 +14,7 @@ import uuid
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
+from shebao.graphql.metrics import JOB_METRICS
 from shebao.platform.jobs.dispatch import sweep
 from shebao.platform.jobs.runner import run_job as run_recorded_job
 from shebao.workers.serialize import deserialize, serialize
@@ -69,10 +70,13 @@ async def run_job(ctx: dict, agency_id: str, job_id: str) -> str:
         uuid.UUID(job_id),
         stale_after=settings.job_stale_after,
         context=ctx["job_context"],
+        observer=JOB_METRICS,  # served on the worker's own /metrics (shebao.workers.metrics_server)
     )
 
 
 async def sweep_jobs(ctx: dict) -> int:
     settings = ctx["settings"]
     dispatcher = ArqDispatcher(ctx["redis"], settings.queue_name)
-    return await sweep(ctx["sessionmaker"], dispatcher, stale_after=settings.job_stale_after)
+    count = await sweep(ctx["sessionmaker"], dispatcher, stale_after=settings.job_stale_after)
+    JOB_METRICS.redispatched(count)
+    return count

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shebao.platform.core.clock import utcnow
 from shebao.platform.jobs.models import Job, JobStatus
-from shebao.platform.jobs.runner import STALE_AFTER, run_job
+from shebao.platform.jobs.runner import STALE_AFTER, JobObserver, run_job
 from shebao.platform.tenancy.context import Actor
 from shebao.platform.tenancy.filters import bind_actor
 from shebao.platform.tenancy.service import list_agency_ids
@@ -41,15 +41,27 @@ class InProcessDispatcher:
     """Runs jobs as tasks of this process (the embedded default: no Redis, no worker)."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker, stale_after: timedelta = STALE_AFTER, context: dict | None = None
+        self,
+        sessionmaker: async_sessionmaker,
+        stale_after: timedelta = STALE_AFTER,
+        context: dict | None = None,
+        observer: JobObserver | None = None,  # the process's job metrics
     ):
         self.sessionmaker, self.stale_after, self.context = sessionmaker, stale_after, context or {}
+        self.observer = observer
         self.tasks: set[asyncio.Task] = set()
 
     async def dispatch(
         self, agency_id: uuid.UUID, job_id: uuid.UUID, request_id: str | None = None, attempt: int = 0
     ) -> bool:
-        job = run_job(self.sessionmaker, agency_id, job_id, stale_after=self.stale_after, context=self.context)
+        job = run_job(
+            self.sessionmaker,
+            agency_id,
+            job_id,
+            stale_after=self.stale_after,
+            context=self.context,
+            observer=self.observer,
+        )
         task = asyncio.create_task(job)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
