@@ -1,5 +1,6 @@
 """The Litestar application: GraphQL at /graphql (GraphiQL in a browser), the declaration
-attachments (graphql/files.py), and /health, /ready and /metrics (graphql/observability.py)."""
+attachments and job files (graphql/files.py), batch workbooks
+(graphql/imports_http.py), and /health, /ready and /metrics (graphql/observability.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from strawberry.litestar import make_graphql_controller
 from shebao.graphql.context import AuthFailure, get_context
 from shebao.graphql.dispatch import job_dispatcher
 from shebao.graphql.files import download_attachment, download_job_file, download_job_item_file, upload_attachment
+from shebao.graphql.imports_http import ROUTES as WORKBOOK_ROUTES
 from shebao.graphql.observability import ROUTES as OPERATIONS_ROUTES
 from shebao.graphql.observability import ShebaoLoggingConfig, configure_logging, instrument
 from shebao.graphql.schema import build_schema
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
             download_attachment,
             download_job_file,
             download_job_item_file,
+            *WORKBOOK_ROUTES,
             *OPERATIONS_ROUTES,
         ],
         lifespan=[database],

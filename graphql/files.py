@@ -1,12 +1,16 @@
-"""File endpoints beside GraphQL (a GraphQL body is capped at 1 MB): declaration attachments.
+"""File endpoints beside GraphQL (a GraphQL body is capped at 1 MB): declaration attachments and
+the files jobs make.
 
-``POST /declarations/{id}/attachments`` (multipart: ``document``, ``file``) and
-``GET /attachments/{id}``. Both authenticate like GraphQL (``Authorization: Bearer``); the tenant and
-the operator's company scope decide what exists, as everywhere.
+``POST /declarations/{id}/attachments`` (multipart: ``document``, ``file``),
+``GET /attachments/{id}``, and ``GET /jobs/{id}/file`` / ``GET /jobs/{id}/items/{item}/file`` for
+any job that made a file (a document, a zip, an exported workbook). All authenticate like GraphQL
+(``Authorization: Bearer``); the tenant and the operator's company scope decide what exists, as
+everywhere.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,8 +22,8 @@ from litestar.params import Body, FromPath
 
 from shebao.graphql.context import AuthFailure, authenticate_request, language, request_id
 from shebao.platform.declarations import attachments
-from shebao.platform.documents.jobs import document_file
 from shebao.platform.errors import ErrorCode, ShebaoError
+from shebao.platform.jobs.service import job_file
 from shebao.platform.storage.attachments import MAX_ATTACHMENT_BYTES
 from shebao.platform.storage.factory import storage_for
 from shebao.platform.tenancy.filters import bind_actor
@@ -115,8 +119,8 @@ def _file_response(content: bytes, media_type: str, name: str) -> Response:
 @get("/jobs/{job_id:str}/file")
 async def download_job_file(request: Request, state: State, job_id: FromPath[str]) -> Any:
     async def read(session):
-        found = await document_file(session, _parse_id(job_id, "jobId"))
-        content = storage_for(state.settings).get(found["key"])
+        found = await job_file(session, _parse_id(job_id, "jobId"))
+        content = await asyncio.to_thread(storage_for(state.settings).get, found["key"])
         return _file_response(content, found["content_type"], found["filename"])
 
     return await _run(request, state, read)
@@ -125,8 +129,8 @@ async def download_job_file(request: Request, state: State, job_id: FromPath[str
 @get("/jobs/{job_id:str}/items/{item_id:str}/file")
 async def download_job_item_file(request: Request, state: State, job_id: FromPath[str], item_id: FromPath[str]) -> Any:
     async def read(session):
-        found = await document_file(session, _parse_id(job_id, "jobId"), _parse_id(item_id, "itemId"))
-        content = storage_for(state.settings).get(found["key"])
+        found = await job_file(session, _parse_id(job_id, "jobId"), _parse_id(item_id, "itemId"))
+        content = await asyncio.to_thread(storage_for(state.settings).get, found["key"])
         return _file_response(content, found["content_type"], found["filename"])
 
     return await _run(request, state, read)

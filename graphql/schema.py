@@ -15,6 +15,8 @@ from shebao.graphql.types.common import SCALAR_MAP
 from shebao.graphql.types.companies import CompanyMutation, CompanyQuery
 from shebao.graphql.types.declarations import DeclarationMutation, DeclarationQuery
 from shebao.graphql.types.documents import DocumentMutation
+from shebao.graphql.types.exports import ExportMutation
+from shebao.graphql.types.imports import ImportMutation, ImportQuery
 from shebao.graphql.types.jobs import JobQuery
 from shebao.graphql.types.people import PeopleMutation, PeopleQuery
 from shebao.graphql.types.policy import PolicyMutation, PolicyQuery
@@ -35,6 +37,7 @@ class Query(
     AuditQuery,
     SettlementQuery,
     JobQuery,
+    ImportQuery,
 ):
     pass
 
@@ -48,6 +51,8 @@ class Mutation(
     PolicyMutation,
     SettlementMutation,
     DocumentMutation,
+    ExportMutation,
+    ImportMutation,
 ):
     pass
 

@@ -331,6 +331,38 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "{rows} 行在提交前须附上{label}",
         "{rows} rows need the attachment {label_en} before they are submitted",
     ),
+    ErrorCode.EXPORT_ARGUMENT_UNUSED: (
+        "导出{export}不需要此项，请去掉",
+        "The {export_en} export does not take this argument: leave it out",
+    ),
+    ErrorCode.EXPORT_SCOPE_REQUIRED: (
+        "请在参保单位（companyId）和地区（regionCode）中选择一项：导出一个单位，或导出该地区的全部客户单位",
+        "Give either a client company (companyId) or a region (regionCode, every client company there), not both",
+    ),
+    ErrorCode.WORKBOOK_UNKNOWN_COMPANY: (
+        "找不到客户单位「{company}」（{region}）：请填写本机构在该地区客户单位的统一社会信用代码或全称",
+        "No client company {company} in {region}: give the credit code or full name of one of the agency's "
+        "client companies in that region",
+    ),
+    # staged imports
+    ErrorCode.IMPORT_ALREADY_CONFIRMED: (
+        "该文件已于 {at} 导入（导入 {id}，{declarations} 条申报），不会重复申报",
+        "This file was already imported on {at} (import {id}, {declarations} declarations): it is not declared twice",
+    ),
+    ErrorCode.IMPORT_NOT_READY: (
+        "导入当前为「{status}」状态，不能{action}",
+        "The import is {status_en}: it cannot be {action_en}",
+    ),
+    ErrorCode.IMPORT_HAS_FAILED_ROWS: (
+        "有 {rows} 行存在问题：请下载错误报告修正后重新上传，或在确认时选择跳过问题行",
+        "{rows} rows have problems: fix them from the error report and upload again, or confirm skipping them",
+    ),
+    ErrorCode.IMPORT_NOTHING_VALID: ("没有可以导入的有效行", "No valid row to import"),
+    ErrorCode.IMPORT_PREVIEW_OUTDATED: (
+        "预览之后情况已有变化：{rows} 行现在无法申报（如 {first}）。请重新检查后再确认",
+        "Things changed since the preview: {rows} rows can no longer be declared (e.g. {first}). "
+        "Check the file again, then confirm",
+    ),
     ErrorCode.QUERY_TOO_DEEP: ("查询嵌套层数超过 {max}", "The query is nested deeper than {max}"),
     ErrorCode.QUERY_TOO_LARGE: ("查询过大", "The query is too large"),
     ErrorCode.INTERNAL_ERROR: ("服务器内部错误，已记录", "Unexpected error (logged)"),

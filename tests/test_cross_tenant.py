@@ -22,6 +22,7 @@ from shebao.platform.core.month import Month
 from shebao.platform.db.base import tenant_models
 from shebao.platform.declarations import attachments
 from shebao.platform.declarations import service as declarations
+from shebao.platform.imports import service as imports
 from shebao.platform.people import service as people
 from shebao.platform.policy import service as policy
 from shebao.platform.regions.api import DeclarationKind
@@ -226,6 +227,34 @@ OPERATIONS = [
         "not_found",
     ),
     Op(
+        "Mutation.requestExport",
+        'mutation($company:ID!){ r: requestExport(input:{kind: ROSTER, companyId:$company, monthFrom:"2026-10"})'
+        f"{{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.requestExport#settlementId",
+        "mutation($settlement:ID!){ r: requestExport(input:{kind: SETTLEMENT_LINES, settlementId:$settlement})"
+        f"{{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op("Query.workbookImport", "query($import:ID!){ r: workbookImport(id:$import){ id } }", "null"),
+    Op(
+        "Mutation.confirmWorkbookImport",
+        f"mutation($import:ID!){{ r: confirmWorkbookImport(id:$import){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.recheckWorkbookImport",
+        f"mutation($import:ID!){{ r: recheckWorkbookImport(id:$import){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
+        "Mutation.discardWorkbookImport",
+        f"mutation($import:ID!){{ r: discardWorkbookImport(id:$import){{ {NOT_FOUND_PAYLOAD} }} }}",
+        "not_found",
+    ),
+    Op(
         "Mutation.withdrawPolicyFigure",
         f'mutation($figure:ID!){{ r: withdrawPolicyFigure(id:$figure, reason:"x"){{ {NOT_FOUND_PAYLOAD} }} }}',
         "not_found",
@@ -326,6 +355,7 @@ async def _agency_with_everything(make_agency, session_as, storage):
         )
         [settlement] = await settlements.settle(s, company.id, Month(2026, 10), "no_change")
         job = await batch.start_region_settlement(s, "tianjin", Month(2026, 9), "no_change")
+        staged = await imports.upload(s, storage, b"PK\x03\x04 not really", "a.xlsx", "add", company_id=company.id)
         await s.commit()
     ids = {
         "company": company.id,
@@ -340,6 +370,7 @@ async def _agency_with_everything(make_agency, session_as, storage):
         "attachment": attachment.id,
         "settlement": settlement.id,
         "job": job.id,
+        "import": staged.workbook_import.id,
     }
     return a, {k: str(v) for k, v in ids.items()}
 
@@ -389,5 +420,12 @@ async def test_other_agency_ids_are_not_found_and_change_nothing(
         data={"document": "labour_contract"},
         headers=auth,
     )
-    assert (download.status_code, upload.status_code) == (404, 404)
+    job_file = await app_client.get(f"/jobs/{ids['job']}/file", headers=auth)
+    assert (download.status_code, upload.status_code, job_file.status_code) == (404, 404, 404)
+    workbook = await app_client.post(
+        "/imports", files={"file": ("a.xlsx", b"PK")}, data={"kind": "add", "companyId": ids["company"]}, headers=auth
+    )
+    report = await app_client.get(f"/imports/{ids['import']}/error-report", headers=auth)
+    roster = await app_client.get(f"/companies/{ids['company']}/base-roster?month=2026-10", headers=auth)
+    assert (workbook.status_code, report.status_code, roster.status_code) == (404, 404, 404)
     assert await _snapshot(session_as, victim) == before

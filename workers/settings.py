@@ -27,6 +27,7 @@ from shebao.platform.documents.pool import job_context
 from shebao.platform.regions.registry import registry
 from shebao.workers.dispatch import run_job, sweep_jobs
 from shebao.workers.maintenance import purge_stale_tokens
+from shebao.workers.metrics_server import start_metrics_server, stop_metrics_server, worker_metrics
 from shebao.workers.serialize import deserialize, serialize
 
 log = logging.getLogger("shebao.jobs")
@@ -74,9 +75,14 @@ async def startup(ctx: dict) -> None:
     ctx["engine"] = make_engine(settings.database_url)
     ctx["sessionmaker"] = make_sessionmaker(ctx["engine"])
     ctx["job_context"] = job_context(settings)
+    # GET /metrics on SHEBAO_WORKER_METRICS_PORT: the jobs this worker ran and the queue's depth.
+    ctx["metrics_server"] = await start_metrics_server(
+        settings.worker_metrics_port, lambda: worker_metrics(ctx["redis"], settings.queue_name)
+    )
 
 
 async def shutdown(ctx: dict) -> None:
+    await stop_metrics_server(ctx.get("metrics_server"))
     ctx["job_context"]["render"].close()
     await ctx["engine"].dispose()
 

@@ -19,6 +19,7 @@ from shebao.platform.errors import ErrorCode, ShebaoError
 
 _FULLWIDTH = re.compile(r"[\uff01-\uff5e\u3000]")
 _RIC_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ASCII_RIC_SHAPE = re.compile(r"[0-9]{17}[0-9X]\Z")
 _USCC_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
 _MOBILE = re.compile(r"^1\d{10}$")
 # 港澳台居民居住证 (since 2018-09) follow GB 11643 with these area codes, which stdnum does not know.
@@ -62,18 +63,23 @@ def check_resident_id(value: str, field: str | None = "idNumber") -> ResidentId:
     code = ErrorCode.INVALID_ID_NUMBER
     if not isinstance(value, str):
         raise _fail(code, field, "format")
-    _shape(value, code, field)
-    if value.endswith("x"):
-        raise _fail(code, field, "lowercase_x")
-    if not _RIC_SHAPE.match(value):
-        raise _fail(code, field, "format")
+    # The usual case, 17 ASCII digits and a digit or X, passes the writing rules as it stands and
+    # needs none of stdnum's cleaning (``ric.compact`` maps every character, 40% of a check).
+    plain = value.isascii() and _ASCII_RIC_SHAPE.match(value) is not None
+    if not plain:
+        _shape(value, code, field)
+        if value.endswith("x"):
+            raise _fail(code, field, "lowercase_x")
+        if not _RIC_SHAPE.match(value):
+            raise _fail(code, field, "format")
     # stdnum's own checks, in ric.validate's order; the area lookup (most of validate's cost) is
     # cached per area code and birth year: a 10,000-row import checks few of them.
     if ric.calc_check_digit(value) != value[-1]:
         raise _fail(code, field, "checksum")
     try:
-        born = ric.get_birth_date(value)
-    except stdnum_errors.ValidationError:
+        # ric.get_birth_date without its compact(), a no-op on ASCII digits.
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14])) if plain else ric.get_birth_date(value)
+    except (ValueError, stdnum_errors.ValidationError):
         raise _fail(code, field, "birth_date") from None
     if value[:6] not in HMT_PERMIT_AREAS and not _known_area(value[:6], born.year):
         raise _fail(code, field, "birth_place")

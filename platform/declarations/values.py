@@ -32,6 +32,9 @@ FIELDS: dict[DeclarationKind, tuple[str, ...]] = {
     DeclarationKind.SENSITIVE_CORRECTION: ("id_number", "name"),
     DeclarationKind.ROLLBACK: ("target_id",),
 }
+# As sets, for parse_values, which runs on every row of a batch workbook.
+_TAKES = {kind: frozenset(keys) for kind, keys in FIELDS.items()}
+_MONTHS = frozenset(MONTHS)
 # The month a declaration takes effect, by kind.
 EFFECTIVE = {
     DeclarationKind.ADD: "start_month",
@@ -43,20 +46,24 @@ EFFECTIVE = {
 
 def parse_values(kind: DeclarationKind, raw: dict[str, Any], problems: Problems) -> dict[str, Any]:
     """Typed values (Month, Decimal, stripped text) of the fields ``kind`` takes; others are refused."""
-    allowed = FIELDS[kind]
+    takes = _TAKES[kind]
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        if key not in allowed:
-            problems.add(ErrorCode.INVALID_VALUE, camel(key), value=str(value), allowed=", ".join(map(camel, allowed)))
+        if key not in takes:
+            allowed = ", ".join(map(camel, FIELDS[kind]))
+            problems.add(ErrorCode.INVALID_VALUE, camel(key), value=str(value), allowed=allowed)
             continue
-        if key in MONTHS:
-            parsed = problems.check(_month, value, camel(key), field=camel(key))
+        if key in _MONTHS:
+            if isinstance(value, Month):  # read as a month already (a workbook's cells): as _month gives it
+                parsed = value
+            else:
+                parsed = problems.check(_month, value, camel(key), field=camel(key))
         elif key == "monthly_base":
             parsed = problems.check(parse_base, value, "monthlyBase")
         else:
-            parsed = str(value).strip()
+            parsed = value.strip() if type(value) is str else str(value).strip()
         if parsed is not None:
             out[key] = parsed
     return out

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,10 +36,25 @@ log = logging.getLogger("shebao.jobs")
 STALE_AFTER = timedelta(minutes=10)  # default of Settings.job_stale_after
 MAX_ATTEMPTS = 5
 # The modules whose handlers register themselves (imported when the first job runs).
-HANDLER_MODULES = ("shebao.platform.settlement.batch", "shebao.platform.documents.jobs")
+HANDLER_MODULES = (
+    "shebao.platform.settlement.batch",
+    "shebao.platform.documents.jobs",
+    "shebao.platform.exports.jobs",
+    "shebao.platform.imports.jobs",
+)
 
 Handler = Callable[["JobRun"], Awaitable[dict[str, Any]]]
 HANDLERS: dict[str, Handler] = {}
+
+
+class JobObserver(Protocol):
+    """Told of every delivery :func:`run_job` handles (the process's job metrics). Outcomes:
+    ``succeeded``/``failed`` (after :meth:`job_started`, with the seconds it took), ``abandoned``
+    (too many attempts) and ``skipped`` (not claimed), neither of which runs the handler."""
+
+    def job_started(self, kind: str) -> None: ...
+
+    def job_finished(self, kind: str, outcome: str, seconds: float | None = None) -> None: ...
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -168,19 +184,36 @@ async def run_job(
     *,
     stale_after: timedelta = STALE_AFTER,
     context: dict[str, Any] | None = None,
+    observer: JobObserver | None = None,
 ) -> str:
     """Run the job if it can be claimed; answer its status afterwards (or why it did not run)."""
     async with sessionmaker() as session:
         await bind_actor(session, Actor.system(agency_id))
         job = await _claim(session, job_id, stale_after)
         if job is None:
-            current = await session.scalar(select(Job.status).where(Job.id == job_id))
-            return f"not claimed ({current.value if current else 'no such job'})"
+            current = (await session.execute(select(Job.kind, Job.status).where(Job.id == job_id))).first()
+            if observer is not None:
+                observer.job_finished(current.kind if current else "unknown", "skipped")
+            return f"not claimed ({current.status.value if current else 'no such job'})"
         run = JobRun(job.id, job.kind, dict(job.params), actor_of(job), job.attempts, sessionmaker, context or {})
         if job.attempts > MAX_ATTEMPTS:
             abandoned = ShebaoError.of(ErrorCode.JOB_ABANDONED, None, attempts=MAX_ATTEMPTS)
             await _finish(session, job.id, JobStatus.FAILED, problems=problems_json(abandoned))
+            if observer is not None:
+                observer.job_finished(run.kind, "abandoned")
             return JobStatus.FAILED.value
+    if observer is None:
+        return await _run_claimed(run, stale_after)
+    observer.job_started(run.kind)
+    started, outcome = time.perf_counter(), JobStatus.FAILED.value  # an exception escaping: failed
+    try:
+        outcome = await _run_claimed(run, stale_after)
+        return outcome
+    finally:
+        observer.job_finished(run.kind, outcome, time.perf_counter() - started)
+
+
+async def _run_claimed(run: JobRun, stale_after: timedelta) -> str:
     fn = handler_for(run.kind)
     stop = asyncio.Event()
     beating = asyncio.create_task(_heartbeat(run, stop, stale_after / 4))

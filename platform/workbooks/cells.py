@@ -22,6 +22,7 @@ from shebao.platform.errors import ErrorCode
 _SPACES = re.compile(r"\s+")
 _SCIENTIFIC = re.compile(r"^\d+(\.\d+)?e[+-]?\d+$", re.IGNORECASE)
 _DECIMAL_ID = re.compile(r"^\d+\.\d*$")
+_PLAIN_ID = re.compile(r"[0-9]{17}[0-9Xx]\Z")  # ASCII only: [0-9], not \d
 _YYYYMM = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
 # 2026-11, 2026/11, 2026.11, 2026年11月, optionally with a day (and a time, as text dates carry).
 _YEAR_MONTH = re.compile(
@@ -31,6 +32,7 @@ _AMOUNT_NOISE = re.compile(r"[,\s元¥$]")
 # Excel serial numbers from 1910 to 2999: a plain number outside is not taken for a date.
 _SERIAL_RANGE = (3654, 401768)
 _FEN = Decimal("0.01")
+_MILLIONTH_FEN = Decimal("0.000001")
 
 
 class CellProblem(Exception):
@@ -96,6 +98,8 @@ def text(value: Any) -> str | None:
 
 def id_number(value: Any) -> str | None:
     """A resident ID number as text. A number in the cell is refused: it may have lost digits or its X."""
+    if type(value) is str and _PLAIN_ID.match(value) is not None:  # as typed: nothing to fold or refuse
+        return value if value[17] != "x" else value[:17] + "X"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         shown = format(value, "G") if isinstance(value, float) else str(value)
         raise CellProblem(ErrorCode.WORKBOOK_ID_AS_NUMBER, value=shown)
@@ -152,7 +156,7 @@ def amount(value: Any) -> Decimal | str | None:
         exact = Decimal(repr(value))
         rounded = exact.quantize(_FEN) if exact.is_finite() and abs(exact) < 10**12 else exact
         # Binary floating point from a formula, not what anyone typed: within a millionth of a fen.
-        return rounded if abs(exact - rounded) < Decimal("0.000001") else exact
+        return rounded if abs(exact - rounded) < _MILLIONTH_FEN else exact
     found = text(value)
     if found is None:
         return None

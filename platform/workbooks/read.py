@@ -70,7 +70,7 @@ def read_workbook(
         shape,
         book,
         today or utcnow().astimezone(SHANGHAI).date(),
-        registry().plugin_rules if plugin_rules is None else plugin_rules,
+        _plugin_rules() if plugin_rules is None else plugin_rules,
     )
     with warnings.catch_warnings():
         # openpyxl warns about what it drops (extensions, data validation kinds): nothing to us.
@@ -90,6 +90,13 @@ def read_workbook(
         total_wage=total_wage(valid),
     )
     return result
+
+
+def _plugin_rules() -> Callable | None:
+    """The registry's declaration hook; None when no plugin implements it (its answer is then always
+    empty, and calling pluggy on every row of a large file costs a tenth of the rules' time)."""
+    found = registry()
+    return found.plugin_rules if found.pm.hook.shebao_check_declaration.get_hookimpls() else None
 
 
 def _guarded(rows: Iterator) -> Iterator:

@@ -56,7 +56,8 @@ class RowChecker:
         self._readers: dict[str, Callable[[Any], Any]] = {c.key: self._reader(c) for c in layout.columns}
         self._seen: dict[str, int] = {}  # ID number -> first row
         self._ranges: dict[str, list[tuple[int, Month, Month]]] = {}  # back payments: ID -> (row, from, to)
-        self.notices: Counter[Notice] = Counter()
+        self._region_code = layout.region.code
+        self._notices: dict[int, tuple[Notice, int]] = {}  # id(notice) -> (notice, rows): see notices
         self.attachments: Counter[tuple[str, str]] = Counter()  # (label_zh, label_en) -> rows
 
     def _reader(self, column: Column) -> Callable[[Any], Any]:
@@ -76,9 +77,10 @@ class RowChecker:
         raw: dict[str, Any] = {}
         bad: dict[str, Problem] = {}  # cell-level problems, one per field
         name = company = None
+        readers, fields = self._readers, self._fields
         for key, value in found.items():
             try:
-                parsed = self._readers[key](value)
+                parsed = readers[key](value)
             except cells.CellProblem as err:
                 params = dict(err.params)
                 params.setdefault("cell", f"{letters.get(key, '')}{row}")
@@ -88,7 +90,7 @@ class RowChecker:
                 name = parsed
             if key == "company":
                 company = self._check_company(parsed, bad)
-            elif key in self._fields:
+            elif key in fields:
                 raw[key] = parsed
         problems = Problems()
         values = parse_values(self.kind, raw, problems)
@@ -96,7 +98,7 @@ class RowChecker:
             problems.add(ErrorCode.REQUIRED, "company")
         facts = DeclarationFacts(
             declaration=self.kind,
-            region_code=self.layout.region.code,
+            region_code=self._region_code,
             values=values,
             today=self.today,
             # Unknown without the database: assumed, so that the rule stays quiet here. The importer
@@ -104,19 +106,23 @@ class RowChecker:
             ever_enrolled_here=True,
         )
         outcome = check_declaration(self.book, facts, self.plugin_rules)
-        for notice in outcome.notices:
-            self.notices[notice] += 1
-        # A field that could not be read is not also "required", or anything else, by the rules.
-        listed = [*bad.values(), *problems.items]
-        flagged = {p.field for p in listed}
-        for p in outcome.problems:
-            if p.code is ErrorCode.ATTACHMENT_REQUIRED:  # a draft takes its attachments later
-                self.attachments[(p.params.get("label", ""), p.params.get("label_en", ""))] += 1
-            elif p.field is None or p.field not in flagged:
-                listed.append(p)
+        if outcome.notices:
+            counted = self._notices
+            for notice in outcome.notices:  # counted by identity: hashing a Notice costs more than a row's checks
+                seen = counted.get(id(notice))
+                counted[id(notice)] = (notice, 1) if seen is None else (notice, seen[1] + 1)
         result = RowResult(row=row, values=values, name=name, company=company)
-        if listed:
-            result.problems = self.row_problems(row, listed, letters)
+        if bad or problems.items or outcome.problems:
+            # A field that could not be read is not also "required", or anything else, by the rules.
+            listed = [*bad.values(), *problems.items]
+            flagged = {p.field for p in listed}
+            for p in outcome.problems:
+                if p.code is ErrorCode.ATTACHMENT_REQUIRED:  # a draft takes its attachments later
+                    self.attachments[(p.params.get("label", ""), p.params.get("label_en", ""))] += 1
+                elif p.field is None or p.field not in flagged:
+                    listed.append(p)
+            if listed:
+                result.problems = self.row_problems(row, listed, letters)
         self._check_duplicate(result, letters)
         if result.problems:
             result.cells = dict(found)
@@ -162,6 +168,14 @@ class RowChecker:
             out.append(RowProblem(row, label, key, letters.get(key or ""), p))
         return out
 
+    @property
+    def notices(self) -> Counter[Notice]:
+        """The region's notices met so far, with the number of rows each applies to."""
+        out: Counter[Notice] = Counter()
+        for notice, count in self._notices.values():
+            out[notice] += count
+        return out
+
     def region_notices(self) -> list[Problem]:
         """What the region says about rows of this kind (bring the contract...), with the row counts."""
         out = [
@@ -182,10 +196,12 @@ class _Refused(NamedTuple):
 
 def _memo(read: Callable[[Any], Any], limit: int = 1024) -> Callable[[Any], Any]:
     """``read`` once per distinct cell value: months and coded labels repeat down a column."""
-    seen: dict[tuple[type, Any], Any] = {}
+    seen: dict[Any, Any] = {}
 
     def reader(value: Any) -> Any:
-        key = (value.__class__, value)  # 1 and 1.0, or "#N/A" typed and the error, are not the same cell
+        # Plain text by itself (most cells: no tuple to build); anything else with its type: 1 and
+        # 1.0, or "#N/A" typed and the error value, are not the same cell.
+        key = value if value.__class__ is str else (value.__class__, value)
         found = seen.get(key, seen)
         if found is seen:
             try:
