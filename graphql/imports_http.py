@@ -23,13 +23,13 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from shebao.graphql.files import _file_response, _parse_id, _run
 from shebao.platform.core.month import Month
 from shebao.platform.errors import ErrorCode, ShebaoError
+from shebao.platform.exports.common import XLSX
 from shebao.platform.imports import service as imports
 from shebao.platform.imports import templates
 from shebao.platform.jobs.dispatch import dispatch_safely
 from shebao.platform.storage.factory import storage_for
 from shebao.platform.workbooks import Limits
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_IMPORT_BODY = Limits().max_file_bytes + 256 * 1024  # the file plus the multipart envelope
 
 

@@ -68,8 +68,7 @@ async def request_region_documents(
     """Every client company of the agency in the region: one job, one file per company and a zip."""
     actor = current_actor(session)
     actor.require(Permission.PERSONS_READ)
-    if actor.company_ids is not None:
-        raise ShebaoError.of(ErrorCode.AGENCY_WIDE_ONLY, "regionCode")
+    actor.require_agency_wide("regionCode")
     region = registry().get(region_code)
     kind = document_kind(kind)
     offered_form(region, kind)

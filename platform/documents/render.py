@@ -11,19 +11,18 @@ the subsets it uses.
 from __future__ import annotations
 
 import functools
-import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from shebao.platform.core.filenames import safe_filename
 from shebao.platform.core.month import Month
 from shebao.platform.documents.data import DocumentData
 from shebao.platform.documents.numerals import rmb
 
 TEMPLATES = Path(__file__).parent / "templates"
-_UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
 
 
 def money(value: Decimal | None) -> str:
@@ -80,4 +79,4 @@ def filename(data: DocumentData, suffix: str = ".pdf") -> str:
     person = getattr(data, "person", None)
     if person is not None:
         parts.insert(2, person.name)
-    return _UNSAFE_FILENAME.sub("_", "_".join(parts)).strip("._")[:150] + suffix
+    return safe_filename(*parts, suffix=suffix)

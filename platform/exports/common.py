@@ -4,7 +4,6 @@ the company-or-region scope, and the labels a sheet shows instead of codes."""
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from shebao.platform.auth.permissions import Permission
 from shebao.platform.companies.models import ClientCompany
 from shebao.platform.companies.service import get_company
 from shebao.platform.core.clock import SHANGHAI
+from shebao.platform.core.filenames import safe_filename
 from shebao.platform.core.month import Month
 from shebao.platform.errors import ErrorCode, Problems, ShebaoError
 from shebao.platform.regions.api import InsuranceKind, Region
@@ -154,8 +154,7 @@ async def resolve_scope(session: AsyncSession, request: ExportRequest) -> Scope:
     if request.company_id is not None:
         company = await get_company(session, request.company_id, "companyId")
         return Scope(company, registry().get(company.region_code))
-    if actor.company_ids is not None:
-        raise ShebaoError.of(ErrorCode.AGENCY_WIDE_ONLY, "regionCode")
+    actor.require_agency_wide("regionCode")
     return Scope(None, registry().get(request.region_code or ""))
 
 
@@ -214,13 +213,9 @@ def month_start_utc(month: Month) -> datetime:
     return datetime(month.year, month.month, 1, tzinfo=SHANGHAI).astimezone(UTC)
 
 
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
-
-
 def filename(*parts: object) -> str:
-    """``花名册_某某有限公司_2026-11.xlsx``: parts joined, nothing a file system refuses."""
-    text = "_".join(_UNSAFE.sub("_", str(p)).strip() for p in parts if p not in (None, ""))
-    return f"{text[:150]}.xlsx"
+    """``花名册_某某有限公司_2026-11.xlsx``."""
+    return safe_filename(*parts, suffix=".xlsx")
 
 
 def period(request: ExportRequest) -> str:

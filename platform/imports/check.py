@@ -25,6 +25,7 @@ from shebao.platform.declarations.facts import KnownFacts
 from shebao.platform.declarations.values import EFFECTIVE
 from shebao.platform.errors import ErrorCode, Problem
 from shebao.platform.imports.models import WorkbookImport
+from shebao.platform.jobs.runner import json_params
 from shebao.platform.policy.service import figure_book
 from shebao.platform.regions.registry import registry
 from shebao.platform.workbooks import ReadResult, RowChecker, RowResult, read_workbook, template_layout
@@ -138,24 +139,7 @@ def row_problems_json(result: ReadResult) -> list[dict[str, Any]]:
             "letter": p.letter,
             "code": p.code.value,
             "field": p.problem.field,
-            "params": _plain(p.params),
+            "params": json_params(p.params),
         }
         for p in result.row_problems()
     ]
-
-
-def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    return [{"code": p.code.value, "field": p.field, "params": _plain(p.params)} for p in problems]
-
-
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    """Params as JSON keeps them: months, dates and amounts as their text."""
-    return {k: _json_value(v) for k, v in params.items()}
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool | type(None)):
-        return value
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return str(value)

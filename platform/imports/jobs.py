@@ -16,10 +16,10 @@ from shebao.platform.audit import service as audit
 from shebao.platform.core.clock import today, utcnow
 from shebao.platform.declarations.service import add_drafts, draft_row
 from shebao.platform.errors import ErrorCode, ShebaoError
-from shebao.platform.imports.check import Checked, check_file, problems_json, row_problems_json, summary_json
+from shebao.platform.imports.check import Checked, check_file, row_problems_json, summary_json
 from shebao.platform.imports.models import ImportStatus, WorkbookImport
 from shebao.platform.imports.service import CHECK, CONFIRM, get_import
-from shebao.platform.jobs.runner import JobRun, handler
+from shebao.platform.jobs.runner import JobRun, handler, problems_json
 from shebao.platform.storage.base import ObjectNotFound
 from shebao.platform.workbooks import error_report
 

@@ -91,8 +91,7 @@ async def upload(
     else:
         if not region_code:
             raise ShebaoError.of(ErrorCode.REQUIRED, "companyId")
-        if actor.company_ids is not None:
-            raise ShebaoError.of(ErrorCode.AGENCY_WIDE_ONLY, "regionCode")
+        actor.require_agency_wide("regionCode")
         scope_key = AGENCY_SCOPE
     template_layout(registry().get(region_code), kind, agency_wide=company_id is None)  # refuses a kind it lacks
     if not data:

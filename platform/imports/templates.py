@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shebao.platform.auth.permissions import Permission
 from shebao.platform.companies.service import get_company
+from shebao.platform.core.filenames import safe_filename
 from shebao.platform.core.month import Month
 from shebao.platform.errors import ErrorCode, ShebaoError
 from shebao.platform.people.models import Enrollment, Person
@@ -31,7 +32,7 @@ async def template(session: AsyncSession, region_code: str, kind: str, agency_wi
     shape = template_layout(region, kind, agency_wide=agency_wide)
     data = await asyncio.to_thread(template_workbook, region, kind, agency_wide=agency_wide)
     scope = "_机构" if agency_wide else ""
-    return data, f"{region.name_zh}_{shape.title_zh}{scope}.xlsx"
+    return data, safe_filename(region.name_zh, shape.title_zh + scope, suffix=".xlsx")
 
 
 async def base_change_roster(session: AsyncSession, company_id: uuid.UUID, month: Month) -> tuple[bytes, str]:
@@ -56,4 +57,4 @@ async def base_change_roster(session: AsyncSession, company_id: uuid.UUID, month
     data = await asyncio.to_thread(
         roster_workbook, region, people, kind=DeclarationKind.BASE_CHANGE, prefill={"change_month": str(month)}
     )
-    return data, f"{company.name}_缴费基数申报_{month}.xlsx"
+    return data, safe_filename(company.name, "缴费基数申报", month, suffix=".xlsx")

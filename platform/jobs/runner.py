@@ -15,7 +15,7 @@ import importlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +25,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shebao.platform.core.clock import utcnow
-from shebao.platform.errors import ErrorCode, ShebaoError
+from shebao.platform.errors import ErrorCode, Problem, ShebaoError
 from shebao.platform.jobs.models import ItemOutcome, Job, JobItem, JobStatus
 from shebao.platform.jobs.service import actor_of
 from shebao.platform.tenancy.context import Actor
@@ -72,8 +72,22 @@ def handler_for(kind: str) -> Handler | None:
     return HANDLERS.get(kind)
 
 
-def problems_json(error: ShebaoError) -> list[dict[str, Any]]:
-    return [{"code": p.code.value, "field": p.field, "params": p.params} for p in error.problems]
+def problems_json(problems: ShebaoError | Iterable[Problem]) -> list[dict[str, Any]]:
+    """Problems as a JSON column keeps them: months, dates and amounts in params as their text."""
+    items = problems.problems if isinstance(problems, ShebaoError) else problems
+    return [{"code": p.code.value, "field": p.field, "params": json_params(p.params)} for p in items]
+
+
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: _json_value(v) for k, v in params.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool | type(None)):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return str(value)
 
 
 @dataclass

@@ -39,8 +39,7 @@ async def start_region_settlement(
     """Record the job (the adapter dispatches it after the commit)."""
     actor = current_actor(session)
     actor.require(Permission.SETTLEMENTS_MANAGE)
-    if actor.company_ids is not None:
-        raise ShebaoError.of(ErrorCode.AGENCY_WIDE_ONLY, "regionCode")
+    actor.require_agency_wide("regionCode")
     region = registry().get(region_code)
     if mode is not None:
         region_mode(region, mode)  # an unknown mode is refused now, not company by company

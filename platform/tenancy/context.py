@@ -45,5 +45,10 @@ class Actor:
         if not self.can(permission):
             raise ShebaoError.of(ErrorCode.PERMISSION_DENIED, permission=str(permission))
 
+    def require_agency_wide(self, field: str | None = None) -> None:
+        """Work over every client company (a whole region) is for operators with no company scope."""
+        if self.company_ids is not None:
+            raise ShebaoError.of(ErrorCode.AGENCY_WIDE_ONLY, field)
+
     def in_scope(self, company_id: uuid.UUID) -> bool:
         return self.company_ids is None or company_id in self.company_ids
