@@ -53,7 +53,7 @@ MONTH = "2026-10"
 REDIS = os.environ.get("SHEBAO_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(sys.executable).parent / "shebao"
-DONE_LINE = re.compile(r"job run_job done")
+DONE_LINE = re.compile(r"job run_job (?:succeeded|failed) in")
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ async def _finished(sessionmaker, agency_id: uuid.UUID, job_ids: list[uuid.UUID]
                 break
             if time.monotonic() > deadline:
                 raise SystemExit(f"jobs not finished after {limit:.0f} s")
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(1)  # the clock stops at the rows' finished_at, not at this poll
         return list((await session.scalars(select(Job).where(Job.id.in_(job_ids)))).all())
 
 

@@ -254,6 +254,7 @@ def schema() -> None:
     click.echo(schema_sdl(), nl=False)
 
 
-from shebao.graphql import cli_settle  # noqa: E402  (registers `shebao settle` on main)
+from shebao.graphql import cli_imports, cli_settle  # noqa: E402  (register `shebao settle`, `shebao import`)
 
 cli_settle.register(main, _settings, _fail)
+cli_imports.register(main, _settings, _fail)

@@ -10,10 +10,11 @@ from datetime import date
 import click
 
 from shebao.platform.db.preflight import StartupError
-from shebao.platform.errors import ErrorCode, Problem, ShebaoError
+from shebao.platform.errors import Problem, ShebaoError
 
 
-async def _run(settings, agency_code: str, fn):
+async def run_as_agency(settings, agency_code: str, fn):
+    """Run ``fn(session, sessionmaker, actor)`` as the agency's system actor on a prepared database."""
     from shebao.platform.db.engine import make_engine, make_sessionmaker
     from shebao.platform.db.preflight import prepare_database
     from shebao.platform.tenancy.context import Actor
@@ -98,10 +99,7 @@ def register(main: click.Group, settings_of, fail) -> None:
             while True:
                 page = await list_items(session, job.id, PageRequest(first=100, after=after))
                 for item in page.items:
-                    why = "; ".join(
-                        f"{p['code']} {Problem(ErrorCode(p['code']), p.get('field'), p.get('params') or {}).message()}"
-                        for p in item.problems or []
-                    )
+                    why = "; ".join(f"{p['code']} {Problem.stored(p).message()}" for p in item.problems or [])
                     click.echo(f"  {item.outcome.value:<8} {item.label}" + (f": {why}" if why else ""))
                 if not page.has_next_page:
                     break
@@ -109,6 +107,6 @@ def register(main: click.Group, settings_of, fail) -> None:
             click.echo(f"job {status}: {job.result or job.problems}")
 
         try:
-            asyncio.run(_run(settings, agency_code, one if company else region))
+            asyncio.run(run_as_agency(settings, agency_code, one if company else region))
         except (ShebaoError, ValueError, StartupError) as exc:
             raise fail(exc) from None

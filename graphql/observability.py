@@ -2,8 +2,9 @@
 
 * ``/health`` answers as long as the process serves HTTP; it never touches the database, so a
   database outage does not make an orchestrator restart every API process at once.
-* ``/ready`` checks the database (``SELECT 1``) and, when ``SHEBAO_REDIS_URL`` is set, Redis
-  (``PING``): 200 with each check, or 503 naming the dependency that failed.
+* ``/ready`` checks the database (``SELECT 1``), Redis (``PING``) when ``SHEBAO_REDIS_URL`` is set,
+  and the file store (the folder is writable; on S3 ``HEAD`` of the bucket): 200 with each check,
+  or 503 naming the dependency that failed.
 * ``/metrics`` is the Prometheus text format (the series: ``shebao.graphql.metrics``): requests by
   method, route template and status, a duration histogram with fixed buckets, requests in progress,
   the jobs run in this process (every job on the embedded default) and, with Redis, the job queue's
@@ -44,6 +45,7 @@ from sqlalchemy import text
 
 from shebao.graphql.metrics import CONTENT_TYPE, JOB_METRICS, Metrics, queue_depth_lines
 from shebao.platform.config import Settings
+from shebao.platform.storage.factory import storage_for
 
 log = logging.getLogger("shebao.observability")
 access_log = logging.getLogger("shebao.access")
@@ -305,11 +307,13 @@ async def health() -> dict:
 
 @get("/ready", include_in_schema=False)
 async def ready(state: State) -> Response:
-    """Readiness: the database answers and, when configured, Redis does."""
+    """Readiness: the database answers, Redis does when configured, and the file store takes files."""
     settings: Settings = state.settings
     checks = {"database": await _timed(_check_database(state))}
     if settings.redis_url:
         checks["redis"] = await _timed(_check_redis(settings.redis_url))
+    # The file store too: a worker's document or an upload would fail without it (on S3: HEAD bucket).
+    checks["storage"] = await _timed(asyncio.to_thread(storage_for(settings).ping))
     failing = [name for name, check in checks.items() if check["status"] != "ok"]
     body = {"status": "unavailable" if failing else "ready", "checks": checks}
     if failing:

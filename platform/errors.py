@@ -28,6 +28,11 @@ class Problem:
     field: str | None = None
     params: dict[str, Any] = dc_field(default_factory=dict)
 
+    @classmethod
+    def stored(cls, data: dict[str, Any]) -> Problem:
+        """A problem as jobs and imports keep it in JSON: ``{code, field, params}``."""
+        return cls(ErrorCode(data["code"]), data.get("field"), data.get("params") or {})
+
     def message(self, lang: str = "zh") -> str:
         zh, en = MESSAGES[self.code]
         template = en if lang == "en" else zh

@@ -155,3 +155,51 @@ async def test_the_base_change_roster_round_trips(make_agency, session_as, gql, 
         headers=stranger,
     )
     assert sent.status_code == 404
+
+
+def test_the_import_command(tmp_path, monkeypatch):
+    """`shebao import` on the embedded default: the preview, the error report, confirm with the
+    failed rows left out, and a refused file (exit 1, nothing stored)."""
+    from click.testing import CliRunner
+    from sqlalchemy import create_engine, text
+
+    from shebao.graphql.cli import main
+
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("SHEBAO_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("SHEBAO_STORAGE_DIR", str(tmp_path / "files"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["demo", "--no-serve"]).exit_code == 0
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        credit = conn.execute(text("SELECT credit_code FROM client_companies WHERE region_code='tianjin'")).scalar()
+    path = tmp_path / "员工增加.xlsx"
+    ids = [rid(seq, birth="19770707") for seq in (901, 902, 903)]  # nobody the demo agency has
+    path.write_bytes(add_file(good(901, id=ids[0]), good(902, id=ids[1]), good(903, id=ids[2], base="abc")))
+    base = ["import", str(path), "--agency", "demo", "--kind", "add", "--company", credit, "--lang", "en"]
+
+    shown = runner.invoke(main, [*base, "--error-report", str(tmp_path / "report.xlsx")])
+    assert shown.exit_code == 0, shown.output
+    assert "ready" in shown.output and "rows read 3, valid 2, failed 1" in shown.output, shown.output
+    assert "row 4 column F" in shown.output and "error report written" in shown.output
+    report = load_workbook(tmp_path / "report.xlsx")
+    assert report.worksheets[0]["A2"].value == ids[2]  # the failed row, to fix
+
+    refused = runner.invoke(main, [*base, "--confirm"])  # the same file: answered, not checked again
+    assert refused.exit_code != 0 and "uploaded before" in refused.output, refused.output
+    assert "IMPORT_HAS_FAILED_ROWS" in refused.output
+    done = runner.invoke(main, [*base, "--confirm", "--skip-failed-rows"])
+    assert done.exit_code == 0 and "2 draft declarations" in done.output, done.output
+    with engine.connect() as conn:
+        drafts = conn.execute(text("SELECT count(*) FROM declarations WHERE idempotency_key LIKE 'import:%'"))
+        assert drafts.scalar() == 2
+    again = runner.invoke(main, [*base, "--confirm"])
+    assert again.exit_code != 0 and "IMPORT_ALREADY_CONFIRMED" in again.output, again.output
+
+    garbage = tmp_path / "broken.xlsx"
+    garbage.write_bytes(b"PK\x03\x04 not really a workbook")
+    broken = runner.invoke(main, ["import", str(garbage), "--agency", "demo", "--kind", "add", "--region", "tianjin"])
+    assert broken.exit_code == 1 and "rejected" in broken.output and "file: WORKBOOK_" in broken.output, broken.output
+    usage = runner.invoke(main, ["import", str(garbage), "--agency", "demo", "--kind", "add"])
+    assert usage.exit_code == 2 and "--company" in usage.output
+    engine.dispose()

@@ -4,6 +4,7 @@ distributable by agency_id (Citus)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -107,8 +108,19 @@ async def test_ready_on_a_healthy_database(app_client):
     body = response.json()
     assert body["status"] == "ready"
     assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["storage"]["status"] == "ok"  # the folder is made on the first write
     assert "redis" not in body["checks"]  # not configured: not checked
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_a_store_that_cannot_take_files_is_not_ready(db_url, tmp_path):
+    (tmp_path / "blocked").write_text("a file where the store's folder should be")
+    async with app_with(tmp_path, database_url=db_url, storage_dir=tmp_path / "blocked" / "files") as client:
+        response = await client.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["storage"] and body["checks"]["database"]["status"] == "ok"
+    assert "blocked" not in response.text  # the error's class, never the path
 
 
 async def test_unreachable_database_is_not_ready_but_alive(tmp_path):
@@ -334,11 +346,28 @@ def json_worker(sqlite_database):
         stop(proc)
 
 
-async def test_job_logs_carry_the_request_id_from_the_job_kwargs(json_worker):
+async def test_job_logs_carry_the_request_id_from_the_job_kwargs(json_worker, sqlite_database):
     from arq import create_pool
     from arq.connections import RedisSettings
 
+    from shebao.platform.db.engine import make_engine, make_sessionmaker
+    from shebao.platform.jobs import service as jobs_service
+    from shebao.platform.tenancy.context import Actor
+    from shebao.platform.tenancy.filters import bind_actor
+    from shebao.platform.tenancy.service import create_agency
     from shebao.workers.settings import deserialize, serialize
+
+    # A recorded job whose handler is missing: the runner records it failed, and the log says so.
+    engine = make_engine(sqlite_database[1])
+    try:
+        async with make_sessionmaker(engine)() as s:
+            agency = (await create_agency(s, f"log-{uuid.uuid4().hex[:6]}", "日志", "admin", "Pw-12345678!")).agency
+            await s.commit()
+            await bind_actor(s, Actor.system(agency.id))
+            broken = await jobs_service.create_job(s, "no_such_kind", {})
+            await s.commit()
+    finally:
+        await engine.dispose()
 
     queue, stop_worker = json_worker
     redis = await create_pool(
@@ -347,16 +376,33 @@ async def test_job_logs_carry_the_request_id_from_the_job_kwargs(json_worker):
     try:
         with_id = await redis.enqueue_job("purge_stale_tokens", request_id="req-from-api-7")
         without = await redis.enqueue_job("purge_stale_tokens")
+        await redis.enqueue_job("run_job", str(agency.id), str(broken.id), request_id="req-failing")
         assert isinstance(await with_id.result(timeout=60), int)  # the kwarg never reached the function
         assert isinstance(await without.result(timeout=60), int)
     finally:
         await redis.aclose()
+    engine = make_engine(sqlite_database[1])
+    try:  # run_job keeps no result in Redis (the row is the record): wait for the row
+        async with make_sessionmaker(engine)() as s:
+            await bind_actor(s, Actor.system(agency.id))
+            for _ in range(120):
+                s.expire_all()
+                if (await jobs_service.get_job(s, broken.id)).status.finished:
+                    break
+                await s.commit()
+                await asyncio.sleep(0.5)
+            assert (await jobs_service.get_job(s, broken.id)).problems[0]["code"] == "UNKNOWN_JOB"
+    finally:
+        await engine.dispose()
+    await asyncio.sleep(0.5)  # the worker's log line follows the row's update
     lines = stop_worker()
     # Only the jobs enqueued here: the worker's cron (the sweeper, every minute) may log its own.
-    jobs = [line for line in lines if line["logger"] == "shebao.jobs" and line.get("job") == "purge_stale_tokens"]
-    assert {(j["job"], j["outcome"], j["request_id"]) for j in jobs} == {
+    ours = {"req-from-api-7", without.job_id, "req-failing"}
+    jobs = [line for line in lines if line["logger"] == "shebao.jobs" and line.get("request_id") in ours]
+    assert {(j["job"], j["outcome"], j["request_id"]) for j in jobs if "outcome" in j} == {
         ("purge_stale_tokens", "done", "req-from-api-7"),
         ("purge_stale_tokens", "done", without.job_id),  # no request id given: the job's id
+        ("run_job", "failed", "req-failing"),  # the handler failed: not "done"
     }
     assert any(line["logger"] == "arq.worker" for line in lines)  # arq's own lines are JSON too
 

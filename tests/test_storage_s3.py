@@ -227,6 +227,7 @@ def _every_operation(store: S3Storage, source: Path):
     yield "get", lambda: store.get("agency/a.pdf")
     yield "exists", lambda: store.exists("agency/a.pdf")
     yield "delete", lambda: store.delete("agency/a.pdf")
+    yield "ping", store.ping  # the readiness check
 
 
 def test_a_missing_bucket_is_a_storage_error_for_every_operation(s3_endpoint, tmp_path):
@@ -282,6 +283,23 @@ async def s3_client(db_url, s3_endpoint, bucket_store):
     settings = Settings.from_env({"SHEBAO_DATABASE_URL": db_url, **s3_env(s3_endpoint, bucket_store.bucket)})
     async with AsyncTestClient(app=create_app(settings, check_database=False)) as client:
         yield client
+
+
+@pytest.mark.anyio
+async def test_readiness_checks_the_bucket(db_url, s3_endpoint, bucket_store):
+    from litestar.testing import AsyncTestClient
+
+    from shebao.graphql.app import create_app
+
+    for bucket, status in ((bucket_store.bucket, 200), (f"shebao-never-made-{uuid.uuid4().hex[:8]}", 503)):
+        settings = Settings.from_env({"SHEBAO_DATABASE_URL": db_url, **s3_env(s3_endpoint, bucket)})
+        async with AsyncTestClient(app=create_app(settings, check_database=False)) as client:
+            response = await client.get("/ready")
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert body["checks"]["database"]["status"] == "ok"
+        assert body["checks"]["storage"]["status"] == ("ok" if status == 200 else "error")
+        assert SECRET not in response.text and bucket not in response.text  # the error's class only
 
 
 @pytest.mark.anyio

@@ -24,6 +24,7 @@ from shebao.graphql.observability import bound_request_id, configure_logging
 from shebao.platform.config import Settings
 from shebao.platform.db.engine import make_engine, make_sessionmaker
 from shebao.platform.documents.pool import job_context
+from shebao.platform.jobs.models import JobStatus
 from shebao.platform.regions.registry import registry
 from shebao.workers.dispatch import run_job, sweep_jobs
 from shebao.workers.maintenance import purge_stale_tokens
@@ -31,6 +32,7 @@ from shebao.workers.metrics_server import start_metrics_server, stop_metrics_ser
 from shebao.workers.serialize import deserialize, serialize
 
 log = logging.getLogger("shebao.jobs")
+_STATUSES = frozenset(status.value for status in JobStatus)
 
 
 def with_request_id(fn):
@@ -48,7 +50,8 @@ def with_request_id(fn):
         with bound_request_id(rid):
             try:
                 result = await fn(ctx, *args, **kwargs)
-                outcome = "done"
+                # run_job answers the recorded status: a handler's ShebaoError is "failed", not "done"
+                outcome = result if isinstance(result, str) and result in _STATUSES else "done"
                 return result
             finally:
                 seconds = time.perf_counter() - started

@@ -19,7 +19,7 @@ from shebao.graphql.types.companies import maybe, parse_id
 from shebao.graphql.types.figures import DeclarationKindEnum
 from shebao.graphql.types.jobs import JobType, problem_errors
 from shebao.platform.auth.permissions import Permission
-from shebao.platform.errors import ErrorCode, Problem
+from shebao.platform.errors import Problem
 from shebao.platform.imports import service
 from shebao.platform.imports.models import ImportStatus, WorkbookImport
 from shebao.platform.jobs.dispatch import dispatch_safely
@@ -78,7 +78,7 @@ class WorkbookImportType:
         first = max(0, min(first, MAX_PROBLEMS_PAGE))
         out = []
         for p in (self.m.row_problems or [])[max(offset, 0) : max(offset, 0) + first]:
-            problem = Problem(ErrorCode(p["code"]), p.get("field"), p.get("params") or {})
+            problem = Problem.stored(p)
             out.append(
                 ImportRowProblem(
                     row=p["row"],

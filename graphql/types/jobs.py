@@ -12,7 +12,7 @@ from shebao.graphql.errors import UserError
 from shebao.graphql.permissions import requires
 from shebao.graphql.types.common import Connection, page_request, to_connection
 from shebao.graphql.types.companies import maybe, parse_id
-from shebao.platform.errors import ErrorCode, Problem
+from shebao.platform.errors import Problem
 from shebao.platform.jobs import service
 from shebao.platform.jobs.models import ItemOutcome, Job, JobItem, JobStatus
 
@@ -24,7 +24,7 @@ def problem_errors(problems: list | None, lang: str) -> list[UserError]:
     """Stored problems ({code, field, params}) as errors in the caller's language."""
     out = []
     for p in problems or []:
-        problem = Problem(ErrorCode(p["code"]), p.get("field"), p.get("params") or {})
+        problem = Problem.stored(p)
         out.append(UserError(code=problem.code, field=problem.field, message=problem.message(lang)))
     return out
 

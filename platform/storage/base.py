@@ -57,6 +57,10 @@ class Storage(Protocol):
         """Remove the object; deleting a missing key is not an error (as on S3)."""
         ...
 
+    def ping(self) -> None:
+        """Raise :class:`StorageError` when the store cannot take files now (readiness probes)."""
+        ...
+
 
 def check_key(key: str) -> list[str]:
     """Return the key's parts, or raise :class:`InvalidKeyError` if it could escape the store's root."""

@@ -93,6 +93,16 @@ class LocalFolderStorage:
         except OSError as err:
             raise StorageError(f"cannot delete {key!r}: {err}") from err
 
+    def ping(self) -> None:
+        # The folder is made on the first write: then its nearest existing parent must take it.
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise StorageError(f"{self.root} cannot be a folder: {folder} is a file")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StorageError(f"{folder} is not writable by this process")
+
 
 def _fsync_dir(folder: Path) -> None:
     # Not every platform lets a directory be opened (Windows); there the rename is as durable as it gets.

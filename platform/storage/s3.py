@@ -158,6 +158,12 @@ class S3Storage:
                 return
             raise self._error("delete", key, err) from err
 
+    def ping(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as err:
+            raise self._error("look up", self.prefix or "/", err) from err
+
     # -- errors --------------------------------------------------------------------------------
 
     def _error(self, action: str, key: str, err: Exception) -> StorageError:
