@@ -48,16 +48,19 @@ def _pg_admin(dbname: str = "postgres") -> psycopg.Connection:
 def postgresql_database():
     """A fresh migrated PostgreSQL database for this run: (owner URL, app URL)."""
     name = f"shebao_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with _pg_admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     owner_url = f"{PG_ADMIN}/{name}"
-    upgrade(owner_url)
-    with _pg_admin(name) as conn:
-        conn.execute(
-            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN}') "
-            f"THEN CREATE ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"
-        )
-        conn.execute(f"GRANT shebao_app TO {APP_LOGIN}")
+    with _pg_admin() as lock:
+        # Roles are the cluster's, not the database's: pytest-xdist's processes (and other test
+        # runs on this machine) would race to create them. One at a time, then.
+        lock.execute("SELECT pg_advisory_lock(7272001)")
+        lock.execute(f'CREATE DATABASE "{name}"')
+        upgrade(owner_url)
+        with _pg_admin(name) as conn:
+            conn.execute(
+                f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN}') "
+                f"THEN CREATE ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"
+            )
+            conn.execute(f"GRANT shebao_app TO {APP_LOGIN}")
     host = PG_ADMIN.split("@", 1)[1]
     yield owner_url, f"postgresql://{APP_LOGIN}@{host}/{name}"
     with _pg_admin() as conn:

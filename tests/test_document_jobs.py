@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import subprocess
+import time
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from shebao.workers.settings import deserialize, serialize
 from tests.conftest import REDIS
 from tests.factories import company_values
 from tests.test_documents_gather import build_scenario
+from tests.test_operations import free_port
 
 pytestmark = pytest.mark.anyio
 OCT, NOV = Month(2026, 10), Month(2026, 11)
@@ -192,11 +194,13 @@ async def test_a_worker_killed_mid_job_delays_the_documents_but_loses_none(
     assert len(zipfile.ZipFile(Path(storage_dir) / finished.result["key"]).namelist()) == 4
 
 
-def _redis(*args: str) -> None:
-    subprocess.run(["redis-cli", "-p", "6379", *args], check=False, capture_output=True, timeout=10)
+def _redis(port: int, *args: str) -> None:
+    subprocess.run(["redis-cli", "-p", str(port), *args], check=False, capture_output=True, timeout=10)
 
 
-def _start_redis() -> None:
+def _start_redis(port: int) -> None:
+    """A Redis of this test's own: stopping the machine's would pull it from under the other
+    tests (pytest-xdist runs them at the same time)."""
     subprocess.run(
         [
             "redis-server",
@@ -205,7 +209,7 @@ def _start_redis() -> None:
             "--bind",
             "127.0.0.1",
             "--port",
-            "6379",
+            str(port),
             "--save",
             "",
             "--appendonly",
@@ -215,38 +219,45 @@ def _start_redis() -> None:
         capture_output=True,
         timeout=30,
     )
+    for _ in range(100):
+        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip():
+            return
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def own_redis():
+    port = free_port()
+    _start_redis(port)
+    yield port
+    _redis(port, "shutdown", "nosave")
 
 
 async def test_redis_stopped_and_restarted_delays_a_document_but_loses_none(
-    make_agency, session_as, sessionmaker, workers, storage_dir
-):
+    own_redis, make_agency, session_as, sessionmaker, workers, storage_dir
+):  # own_redis first: set up before the workers, so stopped after them
+    url = f"redis://127.0.0.1:{own_redis}/0"
     a = await make_agency("doc-redis")
     async with session_as(a.system) as s:
         sc = await build_scenario(s, "yunnan.kunming")
         await s.commit()
+    settings = RedisSettings.from_dsn(url)
     redis = await create_pool(
-        RedisSettings.from_dsn(REDIS),
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-        default_queue_name=workers.queue,
+        settings, job_serializer=serialize, job_deserializer=deserialize, default_queue_name=workers.queue
     )
     dispatcher = ArqDispatcher(redis, workers.queue)
-    _redis("shutdown", "nosave")
+    _redis(own_redis, "shutdown", "nosave")
     try:
         async with session_as(a.system) as s:
             job = await documents.request_document(s, "payment_notice", sc.company.id, NOV)
             await s.commit()
         assert await dispatch_safely(dispatcher, job) is False  # Redis is down: the row waits, queued
     finally:
-        _start_redis()
-        await asyncio.sleep(0.5)
+        _start_redis(own_redis)
     await redis.aclose()
-    workers.start(SHEBAO_STORAGE_DIR=str(storage_dir))
+    workers.start(SHEBAO_STORAGE_DIR=str(storage_dir), SHEBAO_REDIS_URL=url)
     redis = await create_pool(
-        RedisSettings.from_dsn(REDIS),
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-        default_queue_name=workers.queue,
+        settings, job_serializer=serialize, job_deserializer=deserialize, default_queue_name=workers.queue
     )
     try:
         swept = await sweep(sessionmaker, ArqDispatcher(redis, workers.queue), queued_grace=timedelta(0))
