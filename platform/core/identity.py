@@ -60,6 +60,14 @@ class ResidentId:
 
 
 def check_resident_id(value: str, field: str | None = "idNumber") -> ResidentId:
+    born = validate_resident_id(value, field)
+    gender = "male" if int(value[16]) % 2 == 1 else "female"
+    return ResidentId(value, born, gender)
+
+
+def validate_resident_id(value: str, field: str | None = "idNumber") -> date:
+    """:func:`check_resident_id` without building its answer (the rules only need to know it is valid):
+    the birth date, or the same ShebaoError."""
     code = ErrorCode.INVALID_ID_NUMBER
     if not isinstance(value, str):
         raise _fail(code, field, "format")
@@ -83,8 +91,7 @@ def check_resident_id(value: str, field: str | None = "idNumber") -> ResidentId:
         raise _fail(code, field, "birth_date") from None
     if value[:6] not in HMT_PERMIT_AREAS and not _known_area(value[:6], born.year):
         raise _fail(code, field, "birth_place")
-    gender = "male" if int(value[16]) % 2 == 1 else "female"
-    return ResidentId(value, born, gender)
+    return born
 
 
 @functools.lru_cache(maxsize=65536)

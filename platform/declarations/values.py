@@ -35,6 +35,8 @@ FIELDS: dict[DeclarationKind, tuple[str, ...]] = {
 # As sets, for parse_values, which runs on every row of a batch workbook.
 _TAKES = {kind: frozenset(keys) for kind, keys in FIELDS.items()}
 _MONTHS = frozenset(MONTHS)
+_FEN = Decimal("0.01")
+_MAX_BASE = 10**10
 # The month a declaration takes effect, by kind.
 EFFECTIVE = {
     DeclarationKind.ADD: "start_month",
@@ -49,7 +51,10 @@ def parse_values(kind: DeclarationKind, raw: dict[str, Any], problems: Problems)
     takes = _TAKES[kind]
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None:
+            continue
+        stripped = value.strip() if isinstance(value, str) else None
+        if stripped == "":
             continue
         if key not in takes:
             allowed = ", ".join(map(camel, FIELDS[kind]))
@@ -61,12 +66,25 @@ def parse_values(kind: DeclarationKind, raw: dict[str, Any], problems: Problems)
             else:
                 parsed = problems.check(_month, value, camel(key), field=camel(key))
         elif key == "monthly_base":
-            parsed = problems.check(parse_base, value, "monthlyBase")
+            parsed = _base(value) if value.__class__ is Decimal else None
+            if parsed is None:
+                parsed = problems.check(parse_base, value, "monthlyBase")
         else:
-            parsed = value.strip() if type(value) is str else str(value).strip()
+            parsed = stripped if type(value) is str else str(value).strip()
         if parsed is not None:
             out[key] = parsed
     return out
+
+
+def _base(value: Decimal) -> Decimal | None:
+    """``parse_base`` of an amount read as a Decimal already (a workbook's cells), when it is a good
+    one: it takes ``Decimal(str(value))``, the same number, and quantizes it twice. None otherwise,
+    and parse_base says why."""
+    if value.is_finite() and 0 < value < _MAX_BASE:
+        rounded = value.quantize(_FEN)
+        if rounded == value:
+            return rounded
+    return None
 
 
 def _month(value: Any, field: str) -> Month:

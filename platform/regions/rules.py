@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shebao.platform.core.identity import check_resident_id
+from shebao.platform.core.identity import validate_resident_id
 from shebao.platform.core.month import Month
 from shebao.platform.errors import ErrorCode, Problem, Problems
 from shebao.platform.regions.api import (
     BaseLimitAction,
+    CodedList,
     DeclarationFacts,
     DeclarationKind,
     Notice,
@@ -47,7 +48,7 @@ def camel(name: str) -> str:
 def check_code(region: Region, key: str, value: str, problems: Problems) -> None:
     """``value`` of the coded field ``key`` (household_type, ...) must be in the region's list."""
     coded = region.coded_list(CODED_FIELDS[key])
-    if coded is not None and coded.get(value) is None:
+    if coded is not None and not _known_code(coded, value):
         problems.add(
             ErrorCode.INVALID_CODE,
             camel(key),
@@ -57,6 +58,37 @@ def check_code(region: Region, key: str, value: str, problems: Problems) -> None
             allowed="、".join(f"{v.code}（{v.label_zh}）" for v in coded.values),
             region=region.name_zh,
         )
+
+
+# A list's codes as a set, by the list's id (kept beside it, so that a new list at a freed id is
+# not taken for it): CodedList.get scans the list, and check_code runs on every row of a workbook.
+_CODES: dict[int, tuple[CodedList, frozenset[str]]] = {}
+
+
+def _known_code(coded: CodedList, value: str) -> bool:
+    if value.__class__ is not str:  # as CodedList.get compares, whatever the value is
+        return coded.get(value) is not None
+    found = _CODES.get(id(coded))
+    if found is None or found[0] is not coded:
+        if len(_CODES) >= 256:
+            _CODES.clear()
+        found = _CODES[id(coded)] = (coded, frozenset(v.code for v in coded.values))
+    return value in found[1]
+
+
+# Types whose values are never equal to None or "": ``value in (None, "")`` would call a Month's
+# dataclass __eq__ twice for nothing, on every field of every row.
+_NEVER_BLANK = frozenset({Month, Decimal, int})
+
+
+def _blank(value) -> bool:
+    """``value in (None, "")``: a field left empty."""
+    if value is None:
+        return True
+    kind = value.__class__
+    if kind is str:
+        return not value
+    return kind not in _NEVER_BLANK and value in (None, "")
 
 
 @dataclass(frozen=True)
@@ -71,17 +103,15 @@ def check_declaration(book: FigureBook, facts: DeclarationFacts, plugin_rules=No
     kind = facts.declaration
     values = facts.values
     problems = Problems()
-
-    def present(key: str) -> bool:
-        return values.get(key) not in (None, "")
-
-    for key in (*CORE_REQUIRED.get(kind, ()), *region.fields.required.get(kind, ())):
-        if not present(key):
-            problems.add(ErrorCode.REQUIRED, camel(key))
-    if present("id_number"):
-        problems.check(check_resident_id, values["id_number"], field="idNumber")
+    get = values.get
+    for required in (CORE_REQUIRED.get(kind, ()), region.fields.required.get(kind, ())):
+        for key in required:
+            if _blank(get(key)):
+                problems.add(ErrorCode.REQUIRED, camel(key))
+    if not _blank(get("id_number")):
+        problems.check(validate_resident_id, values["id_number"], field="idNumber")
     for key in CODED_FIELDS:
-        if present(key):
+        if not _blank(get(key)):
             check_code(region, key, values[key], problems)
     _check_months(values, problems)
     _check_base(book, kind, values, problems)

@@ -9,6 +9,7 @@ importer's: it re-runs the rules with them and maps the answers to columns with
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
@@ -58,6 +59,7 @@ class RowChecker:
         self._ranges: dict[str, list[tuple[int, Month, Month]]] = {}  # back payments: ID -> (row, from, to)
         self._region_code = layout.region.code
         self._notices: dict[int, tuple[Notice, int]] = {}  # id(notice) -> (notice, rows): see notices
+        self._facts: tuple[date, Callable[[dict[str, Any]], DeclarationFacts]] | None = None  # for today
         self.attachments: Counter[tuple[str, str]] = Counter()  # (label_zh, label_en) -> rows
 
     def _reader(self, column: Column) -> Callable[[Any], Any]:
@@ -96,16 +98,18 @@ class RowChecker:
         values = parse_values(self.kind, raw, problems)
         if self.layout.agency_wide and company is None and "company" not in bad:
             problems.add(ErrorCode.REQUIRED, "company")
-        facts = DeclarationFacts(
-            declaration=self.kind,
-            region_code=self._region_code,
-            values=values,
-            today=self.today,
-            # Unknown without the database: assumed, so that the rule stays quiet here. The importer
-            # checks again with the real facts.
-            ever_enrolled_here=True,
-        )
-        outcome = check_declaration(self.book, facts, self.plugin_rules)
+        if self._facts is None or self._facts[0] is not self.today:
+            template = DeclarationFacts(
+                declaration=self.kind,
+                region_code=self._region_code,
+                values={},
+                today=self.today,
+                # Unknown without the database: assumed, so that the rule stays quiet here. The
+                # importer checks again with the real facts.
+                ever_enrolled_here=True,
+            )
+            self._facts = (self.today, _facts_for(template))
+        outcome = check_declaration(self.book, self._facts[1](values), self.plugin_rules)
         if outcome.notices:
             counted = self._notices
             for notice in outcome.notices:  # counted by identity: hashing a Notice costs more than a row's checks
@@ -187,6 +191,23 @@ class RowChecker:
             for (zh, en), count in self.attachments.items()
         ]
         return out
+
+
+def _facts_for(template: DeclarationFacts) -> Callable[[dict[str, Any]], DeclarationFacts]:
+    """Facts like ``template`` with each row's values. The rows' facts differ in their values only;
+    the frozen dataclass's __init__ sets its nine fields one ``object.__setattr__`` at a time (5 µs,
+    a tenth of a row's checks), so the template's fields are copied instead."""
+    fields = getattr(template, "__dict__", None)
+    if fields is None or set(fields) != {f.name for f in dataclasses.fields(template)}:
+        return lambda values: dataclasses.replace(template, values=values)  # not a plain dataclass any more
+    new = object.__new__
+
+    def facts(values: dict[str, Any]) -> DeclarationFacts:
+        made = new(DeclarationFacts)
+        made.__dict__.update(fields, values=values)
+        return made
+
+    return facts
 
 
 class _Refused(NamedTuple):
