@@ -787,7 +787,9 @@ async def test_money_round_trips_exactly(make_agency, session_as, backend):
     assert raw == ("1234.56" if backend == "sqlite" else Decimal("1234.56"))
 
 
-@pytest.mark.parametrize("value", ["-1", "-0.01", "0", "0.00", "1.234", "abc", "NaN", "sNaN", "Infinity", "", "1e10"])
+@pytest.mark.parametrize(
+    "value", ["-1", "-0.01", "0", "0.00", "1.234", "abc", "NaN", "sNaN", "Infinity", "", "1e10", "1e30", 1e30, "9" * 40]
+)
 def test_parse_base_refuses(value):
     with pytest.raises(ShebaoError) as err:
         people.parse_base(value)

@@ -175,7 +175,8 @@ def parse_base(value, field: str = "monthlyBase") -> Decimal:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise ShebaoError.of(ErrorCode.INVALID_AMOUNT, field, value=value) from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")) or amount >= 10**10:
+    # The size first: quantizing 1e30 to the fen exceeds Decimal's precision (InvalidOperation).
+    if not amount.is_finite() or amount <= 0 or amount >= 10**10 or amount != amount.quantize(Decimal("0.01")):
         raise ShebaoError.of(ErrorCode.INVALID_AMOUNT, field, value=value)
     return amount.quantize(Decimal("0.01"))  # 9000 and 9000.00 are the same base: always to the fen
 
