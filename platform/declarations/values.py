@@ -35,8 +35,6 @@ FIELDS: dict[DeclarationKind, tuple[str, ...]] = {
 # As sets, for parse_values, which runs on every row of a batch workbook.
 _TAKES = {kind: frozenset(keys) for kind, keys in FIELDS.items()}
 _MONTHS = frozenset(MONTHS)
-_FEN = Decimal("0.01")
-_MAX_BASE = 10**10
 # The month a declaration takes effect, by kind.
 EFFECTIVE = {
     DeclarationKind.ADD: "start_month",
@@ -66,25 +64,12 @@ def parse_values(kind: DeclarationKind, raw: dict[str, Any], problems: Problems)
             else:
                 parsed = problems.check(_month, value, camel(key), field=camel(key))
         elif key == "monthly_base":
-            parsed = _base(value) if value.__class__ is Decimal else None
-            if parsed is None:
-                parsed = problems.check(parse_base, value, "monthlyBase")
+            parsed = problems.check(parse_base, value, "monthlyBase")
         else:
             parsed = stripped if type(value) is str else str(value).strip()
         if parsed is not None:
             out[key] = parsed
     return out
-
-
-def _base(value: Decimal) -> Decimal | None:
-    """``parse_base`` of an amount read as a Decimal already (a workbook's cells), when it is a good
-    one: it takes ``Decimal(str(value))``, the same number, and quantizes it twice. None otherwise,
-    and parse_base says why."""
-    if value.is_finite() and 0 < value < _MAX_BASE:
-        rounded = value.quantize(_FEN)
-        if rounded == value:
-            return rounded
-    return None
 
 
 def _month(value: Any, field: str) -> Month:

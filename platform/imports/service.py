@@ -125,11 +125,17 @@ async def upload(
         if earlier is None:
             raise
         return Started(earlier, None)
-    job = await create_job(session, CHECK, {"import_id": str(row.id)}, company_id=company_id)
-    row.job_id = job.id
-    await session.flush()
+    job = (await _start(session, row, CHECK)).job
     after = audit.snapshot(row, frozenset({"summary", "problems", "row_problems", "notices"}))
     await audit.record(session, "import.upload", "workbook_import", row.id, after=after, company_id=company_id)
+    return Started(row, job)
+
+
+async def _start(session: AsyncSession, row: WorkbookImport, kind: str) -> Started:
+    """Record the import's next job (its check or its confirmation) and point the import at it."""
+    job = await create_job(session, kind, {"import_id": str(row.id)}, company_id=row.company_id)
+    row.job_id = job.id
+    await session.flush()
     return Started(row, job)
 
 
@@ -184,10 +190,7 @@ async def confirm(session: AsyncSession, import_id: uuid.UUID, *, skip_failed_ro
         if summary.get("rows_failed") and not skip_failed_rows:
             raise ShebaoError.of(ErrorCode.IMPORT_HAS_FAILED_ROWS, "skipFailedRows", rows=summary["rows_failed"])
     await _move(session, row, ImportStatus.CONFIRMING, (ImportStatus.READY,), ("确认", "confirmed"))
-    job = await create_job(session, CONFIRM, {"import_id": str(row.id)}, company_id=row.company_id)
-    row.job_id = job.id
-    await session.flush()
-    return Started(row, job)
+    return await _start(session, row, CONFIRM)
 
 
 async def recheck(session: AsyncSession, import_id: uuid.UUID) -> Started:
@@ -195,10 +198,7 @@ async def recheck(session: AsyncSession, import_id: uuid.UUID) -> Started:
     current_actor(session).require(Permission.DECLARATIONS_WRITE)
     row = await get_import(session, import_id)
     await _move(session, row, ImportStatus.CHECKING, (ImportStatus.READY,), ("重新检查", "checked again"))
-    job = await create_job(session, CHECK, {"import_id": str(row.id)}, company_id=row.company_id)
-    row.job_id = job.id
-    await session.flush()
-    return Started(row, job)
+    return await _start(session, row, CHECK)
 
 
 async def discard(session: AsyncSession, import_id: uuid.UUID) -> WorkbookImport:

@@ -172,7 +172,8 @@ async def update_person(
 
 def parse_base(value, field: str = "monthlyBase") -> Decimal:
     try:
-        amount = Decimal(str(value))
+        # A workbook's amounts arrive as Decimal already: no round trip through a string.
+        amount = value if value.__class__ is Decimal else Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise ShebaoError.of(ErrorCode.INVALID_AMOUNT, field, value=value) from None
     # The size first: quantizing 1e30 to the fen exceeds Decimal's precision (InvalidOperation).
